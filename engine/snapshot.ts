@@ -185,7 +185,9 @@ function writeComponents(world: GameWorld, snap: WorldSnapshot): WorldSnapshot {
     const arrays = world.components.fieldArrays(def);
     for (let f = 0; f < def.fields.length; f++) {
       const field = def.fields[f]!;
-      offset = align(offset, field.bytes);
+      const aligned = align(offset, field.bytes);
+      v.u8.fill(0, offset, aligned); // padding is checksummed: never leave stale bytes there
+      offset = aligned;
       const out = viewFor(v, field.type);
       const src = arrays[f]!;
       const at = offset / field.bytes;

@@ -380,7 +380,7 @@ export function assertSameActionLayout(map: ReadonlyActionMap, reference: Readon
 // ---------------------------------------------------------------------------------------------
 // Reading actions by name
 
-function buttonBinding(map: ReadonlyActionMap, name: string): ButtonBinding {
+function buttonBinding(map: ReadonlyActionMap, name: string): ReadonlyActionMap['buttons'][string] {
   const b = Object.hasOwn(map.buttons, name) ? map.buttons[name] : undefined;
   if (b === undefined) {
     throw configError(`no button action named '${name}' (known: ${Object.keys(map.buttons).join(', ') || 'none'})`, { action: name });
@@ -388,7 +388,7 @@ function buttonBinding(map: ReadonlyActionMap, name: string): ButtonBinding {
   return b;
 }
 
-function axisBinding(map: ReadonlyActionMap, name: string): AxisBinding {
+function axisBinding(map: ReadonlyActionMap, name: string): ReadonlyActionMap['axes'][string] {
   const a = Object.hasOwn(map.axes, name) ? map.axes[name] : undefined;
   if (a === undefined) {
     throw configError(`no axis action named '${name}' (known: ${Object.keys(map.axes).join(', ') || 'none'})`, { action: name });
