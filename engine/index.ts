@@ -50,3 +50,37 @@ export { snapshot, restore, checksum, createSnapshot, diffSnapshots, fnv1a32, la
 export type { SnapshotDifference, WorldSnapshot } from './snapshot.ts';
 
 export { Transform, Velocity, transformAt } from './transform.ts';
+
+// Input: devices -> action map -> 8-byte per-tick input record (engine/input/).
+export {
+  INPUT_RECORD_BYTES, INPUT_BUTTON_COUNT, INPUT_AXIS_COUNT, AXIS_QUANT_MAX,
+  createInputRecord, clearInputRecord, copyInputRecord, inputRecordsEqual,
+  quantizeAxis, dequantizeAxis, assertValidInputRecord,
+  encodeInputRecord, decodeInputRecord, isValidInputRecordBytes,
+} from './input/record.ts';
+export type { InputRecord } from './input/record.ts';
+
+export {
+  DEFAULT_ACTION_MAP, DEFAULT_DEAD_ZONE, DEFAULT_MOUSE_SCALE,
+  cloneActionMap, validateActionMap, assertSameActionLayout,
+  buttonMask, axisIndex, isPressed, axisValue, boundKeyCodes,
+} from './input/actions.ts';
+export type {
+  ActionMap, ReadonlyActionMap, ButtonBinding, AxisBinding, AxisIndex, TouchButtonBinding, TouchAxisBinding,
+} from './input/actions.ts';
+
+export type { InputDevice } from './input/device.ts';
+export { KeyboardDevice } from './input/keyboard.ts';
+export type { KeyboardDeviceOptions } from './input/keyboard.ts';
+export { MouseDevice } from './input/mouse.ts';
+export type { MouseDeviceOptions } from './input/mouse.ts';
+export { GamepadDevice } from './input/gamepad.ts';
+export type { GamepadDeviceOptions, GamepadLike } from './input/gamepad.ts';
+export { TouchDevice, DEFAULT_TOUCH_STICK_RADIUS } from './input/touch.ts';
+export type { TouchDeviceOptions, TouchBounds } from './input/touch.ts';
+
+export { InputSampler, ScriptedInputSource, createBrowserInputSampler, applyDeadZone } from './input/sampler.ts';
+export type { InputSource, InputDevices, BrowserInputSamplerOptions } from './input/sampler.ts';
+
+export { PlayerInput, LocalPlayer, readInputRecord, writeInputRecord } from './input/component.ts';
+export { createInputSystem } from './input/inputSystem.ts';
