@@ -1,0 +1,160 @@
+/**
+ * `npm start`: runs the main job (see scripts/server.ts) until Ctrl+C, printing where each demo is.
+ *
+ * Usage: `npm start -- [--port N] [--host ADDR]` or `tsx scripts/start.ts --help`.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_HOST, DEFAULT_PORT, MainJobError, startMainJob, type MainJob, type MainJobOptions } from './server.ts';
+
+/** Text printed by `--help`. */
+export const HELP_TEXT = `Usage: npm start -- [options]
+       tsx scripts/start.ts [options]
+
+Starts the PeerCompute main job: the Vite dev server for demos/ (landing page at /,
+each demo at /<name>/). Prints the URL of every demo, then runs until Ctrl+C or SIGTERM.
+
+Options:
+  -p, --port <n>     TCP port, 0..65535 (0 = any free port). Default: $PORT, else ${DEFAULT_PORT}.
+                     When the port was given (flag or $PORT) and is taken, start fails; when
+                     it was not given and ${DEFAULT_PORT} is taken, the next free port is used.
+  -H, --host <addr>  Address to listen on. Default: ${DEFAULT_HOST} (this machine only).
+                     Use 0.0.0.0 to accept other machines.
+  -q, --quiet        Only print the URLs and errors, not Vite's request and HMR logs.
+  -h, --help         Show this help and exit.
+
+Environment:
+  PORT               Port to use when --port is not given.
+`;
+
+/** What {@link parseStartArgs} makes of the command line. */
+export interface StartArgs {
+  /** `true` when `--help`/`-h` was given: print {@link HELP_TEXT} and start nothing. */
+  help: boolean;
+  /** Options for `startMainJob`. `strictPort` is `true` exactly when a port was given. */
+  options: MainJobOptions;
+}
+
+/**
+ * Parses `npm start` arguments with Node's `util.parseArgs`.
+ *
+ * @param argv Arguments after the script name, e.g. `process.argv.slice(2)`.
+ * @param env Environment to read `PORT` from; default `process.env`.
+ * @returns Parsed flags; defaults are left to `startMainJob` (host 127.0.0.1, port 5173).
+ * @throws MainJobError code `'BadOption'` for a port that is not an integer in 0..65535;
+ *   TypeError (code `ERR_PARSE_ARGS_UNKNOWN_OPTION`, ...) from `parseArgs` for unknown flags
+ *   or a flag missing its value.
+ */
+export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): StartArgs {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string', short: 'H' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const options: MainJobOptions = {};
+  const portText = values.port ?? (env.PORT !== undefined && env.PORT !== '' ? env.PORT : undefined);
+  if (portText !== undefined) {
+    const source = values.port !== undefined ? '--port' : 'PORT';
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+      throw new MainJobError('BadOption', `${source} must be an integer in 0..65535, got "${portText}"`, {
+        option: source,
+        value: portText,
+      });
+    }
+    options.port = Number(portText);
+    options.strictPort = true;
+  }
+  if (values.host !== undefined) options.host = values.host;
+  if (values.quiet) options.logLevel = 'warn';
+  return { help: values.help, options };
+}
+
+/**
+ * Formats the banner `npm start` prints once the job listens, e.g.
+ * ```
+ * PeerCompute is running.
+ *   Landing page:  http://127.0.0.1:5173/
+ *   Arena demo:    http://127.0.0.1:5173/arena/
+ * Press Ctrl+C to stop.
+ * ```
+ *
+ * @param job The running job.
+ * @param requestedPort The port asked for, to explain a fallback; omit when none was asked.
+ * @returns The banner, lines joined with `\n`, no trailing newline.
+ */
+export function formatBanner(job: MainJob, requestedPort?: number): string {
+  const rows: Array<[string, string]> = [['Landing page', job.urls.landing]];
+  for (const demo of job.urls.demos) rows.push([`${demo.label} demo`, demo.url]);
+  for (const url of job.urls.network) rows.push(['Network', url]);
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  const lines: string[] = [];
+  if (job.portChanged) {
+    lines.push(`Port ${requestedPort ?? DEFAULT_PORT} was in use, so port ${job.port} is used instead.`);
+  }
+  lines.push('PeerCompute is running.');
+  for (const [label, url] of rows) lines.push(`  ${`${label}:`.padEnd(width)} ${url}`);
+  if (job.urls.demos.length === 0) lines.push('  (No demos found: add a folder demos/<name>/ with an index.html.)');
+  lines.push('Press Ctrl+C to stop.');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  let args: StartArgs;
+  try {
+    args = parseStartArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);
+    console.error('Run `npm start -- --help` for usage.');
+    process.exitCode = 2;
+    return;
+  }
+  if (args.help) {
+    process.stdout.write(HELP_TEXT);
+    return;
+  }
+
+  let job: MainJob;
+  try {
+    job = await startMainJob(args.options);
+  } catch (error) {
+    if (error instanceof MainJobError) console.error(`npm start: ${error.message}`);
+    else console.error('npm start: could not start the main job:', error);
+    process.exitCode = 1;
+    return;
+  }
+  console.log(formatBanner(job, args.options.port));
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      console.log(`\nReceived ${signal} again; exiting without waiting.`);
+      process.exit(130);
+    }
+    stopping = true;
+    console.log(`\nReceived ${signal}; stopping...`);
+    job.close().then(
+      () => {
+        console.log('Stopped.');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        console.error('npm start: error while stopping:', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+const invokedAs = process.argv[1] === undefined ? '' : path.resolve(process.argv[1]);
+if (invokedAs === fileURLToPath(import.meta.url)) {
+  await main();
+}
