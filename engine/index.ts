@@ -84,3 +84,6 @@ export type { InputSource, InputDevices, BrowserInputSamplerOptions } from './in
 
 export { PlayerInput, LocalPlayer, readInputRecord, writeInputRecord } from './input/component.ts';
 export { createInputSystem } from './input/inputSystem.ts';
+
+export { BodyKind, ShapeKind, NO_HANDLE, RigidBody, Collider, Impulse, initPhysics, isPhysicsReady, createPhysics, DEFAULT_GRAVITY, DEFAULT_SOLVER_ITERATIONS, DEFAULT_PGS_ITERATIONS, DEFAULT_MAX_CCD_SUBSTEPS, DEFAULT_LENGTH_UNIT, PHYSICS, getPhysics, findPhysics, collisionEvents, physicsSystem, PHYSICS_EXTENSION, registerHeightfield, registerTrimesh, getHeightfield, getTrimesh, addBody, applyImpulse, DEFAULT_BODY, castRay } from './physics/index.ts';
+export type { Rapier, PhysicsOptions, ResolvedPhysicsOptions, PhysicsContext, CollisionEvent, HeightfieldData, TrimeshData, Vec3, BodyOptions, Rotation, RayHit } from './physics/index.ts';

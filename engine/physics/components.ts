@@ -3,8 +3,20 @@
  *
  * An entity with `Transform` + `RigidBody` + `Collider` gets a Rapier body and collider on the
  * next Physics phase (created in ascending entity id order). The physics system owns the
- * `handle` fields; game code sets the rest before the body is created. Changing a shape after
- * creation has no effect (remove and re-add the `Collider` to rebuild it).
+ * `handle` fields; game code sets the rest before the body is created. The RigidBody and Collider
+ * fields are read once, at creation: changing them later has no effect (remove and re-add the
+ * component, or call `addBody` again, to rebuild the body; Transform and Velocity are kept).
+ *
+ * Use `addBody(world, eid, { shape, ... })`: it sets every field with documented defaults.
+ * Adding these components by hand must set every field too: component arrays start at zero
+ * and recycled ids keep old values, and zero is a bad value for several fields (`gravityScale`
+ * 0 floats, `density` 0 has no mass). (`handle` is reset to `NO_HANDLE` on every add.)
+ *
+ * After each step the physics system writes Transform and Velocity of dynamic and kinematic
+ * bodies. Game code may write them too: a changed Transform teleports a dynamic body (or is the
+ * next pose of a position-kinematic one), a changed Velocity sets the velocity of a dynamic or
+ * velocity-kinematic body. Fixed bodies are never synchronised: they stay where they were made
+ * (their Transform is set once, at creation, to Rapier's pose with a unit quaternion).
  */
 import { defineComponent } from '../components.ts';
 
@@ -29,9 +41,12 @@ export const ShapeKind = {
   Cuboid: 1,
   /** Capsule along Y: `halfHeight` metres of cylinder between two hemispheres of `radius`. */
   Capsule: 2,
-  /** Heightfield from shape data `shapeRef` (see `registerHeightfield`), scaled by `hx, hy, hz`. */
+  /**
+   * Heightfield from shape data `shapeRef` (see `registerHeightfield`; the data holds its size,
+   * `hx, hy, hz` are unused). For fixed and kinematic bodies: on a dynamic body it has no mass.
+   */
   Heightfield: 3,
-  /** Triangle mesh from shape data `shapeRef` (see `registerTrimesh`). */
+  /** Triangle mesh from shape data `shapeRef` (see `registerTrimesh`). For fixed and kinematic bodies. */
   Trimesh: 4,
 } as const;
 export type ShapeKind = (typeof ShapeKind)[keyof typeof ShapeKind];
@@ -53,15 +68,15 @@ export const RigidBody = defineComponent('RigidBody', {
 /** The collider attached to the entity's rigid body. */
 export const Collider = defineComponent('Collider', {
   shape: { type: 'u8', doc: 'ShapeKind' },
-  hx: { type: 'f32', unit: 'm', doc: 'half extent x (Cuboid), scale x (Heightfield)' },
-  hy: { type: 'f32', unit: 'm', doc: 'half extent y (Cuboid), scale y (Heightfield)' },
-  hz: { type: 'f32', unit: 'm', doc: 'half extent z (Cuboid), scale z (Heightfield)' },
+  hx: { type: 'f32', unit: 'm', doc: 'Cuboid half extent along x' },
+  hy: { type: 'f32', unit: 'm', doc: 'Cuboid half extent along y' },
+  hz: { type: 'f32', unit: 'm', doc: 'Cuboid half extent along z' },
   radius: { type: 'f32', unit: 'm', doc: 'Ball and Capsule radius' },
   halfHeight: { type: 'f32', unit: 'm', doc: 'Capsule half height of the cylinder part' },
-  shapeRef: { type: 'u32', doc: 'id of registered heightfield/trimesh data' },
+  shapeRef: { type: 'u32', doc: 'id of registered heightfield/trimesh data (registerHeightfield, registerTrimesh)' },
   friction: { type: 'f32', doc: 'Coulomb friction coefficient, typically 0..1' },
   restitution: { type: 'f32', doc: 'bounciness 0..1' },
-  density: { type: 'f32', unit: 'kg/m^3' },
+  density: { type: 'f32', unit: 'kg/m^3', doc: 'mass = density x volume; a dynamic body of mass 0 ignores gravity and impulses' },
   sensor: { type: 'u8', doc: '1: detects overlaps, produces no contact forces' },
   handle: { type: 'f64', doc: 'Rapier ColliderHandle, owned by the physics system; NO_HANDLE before creation' },
 }, { doc: 'A Rapier collider on the entity\'s rigid body.' });
