@@ -11,10 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { formatTable, type BenchRow } from './harness.ts';
+import { benchPhysicsStep, benchSnapshot } from './physics.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
 
 const groups: Record<string, () => Promise<BenchRow[]>> = {
   scheduler: benchScheduler,
+  physics: benchPhysicsStep,
+  snapshot: benchSnapshot,
 };
 
 async function main(): Promise<void> {
