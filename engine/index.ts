@@ -36,7 +36,7 @@ export type {
 export { Rng } from './rng.ts';
 
 export {
-  DEFAULT_MAX_ENTITIES, DEFAULT_TICK_RATE, ComponentRegistry, createWorld, storeOf, spawn, despawn, isAlive,
+  DEFAULT_MAX_ENTITIES, DEFAULT_TICK_RATE, ComponentRegistry, createWorld, storeOf, spawn, despawn, isAlive, entityCount,
   addComponent, removeComponent, hasComponent, setFields, getFields, query, orderedQuery,
   onComponentAdded, onComponentRemoved, resourceKey, setResource, getResource, findResource, deleteResource,
   registerSnapshotExtension, unregisterSnapshotExtension,

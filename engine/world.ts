@@ -20,6 +20,7 @@ import {
   addEntity,
   createWorld as createEcsWorld,
   entityExists,
+  getAllEntities,
   hasComponent as ecsHasComponent,
   Not,
   observe,
@@ -213,6 +214,11 @@ export function spawn(world: GameWorld): number {
 /** Removes an entity and all its components. Removing a dead entity does nothing. */
 export function despawn(world: GameWorld, eid: number): void {
   removeEntity(world, eid);
+}
+
+/** Number of live entities in `world`. */
+export function entityCount(world: GameWorld): number {
+  return getAllEntities(world).length;
 }
 
 /** Whether `eid` is a live entity of `world`. */
