@@ -104,6 +104,7 @@ export class Scheduler {
   readonly #phases: Entry[][] = PHASE_ORDER.map(() => []);
   readonly #names = new Map<string, Entry>();
   #accumulatorMs = 0;
+  #externalSimulation = false;
 
   /** @throws EngineError `InvalidConfig` when `maxCatchUpSteps` is not an integer >= 1. */
   constructor(world: GameWorld, options: SchedulerOptions = {}) {
@@ -172,14 +173,14 @@ export class Scheduler {
   }
 
   /**
-   * Runs one full tick: Input, Network, the simulation phases (incrementing `time.tick`),
-   * Compute, Replication, RenderSync.
+   * Runs one full tick: Input, Network, the simulation phases (incrementing `time.tick`;
+   * skipped when {@link externalSimulation} is set), Compute, Replication, RenderSync.
    */
   step(): void {
     const t0 = now();
     this.runPhase(Phase.Input);
     this.runPhase(Phase.Network);
-    this.simulateTick();
+    if (!this.#externalSimulation) this.simulateTick();
     this.runPhase(Phase.Compute);
     this.runPhase(Phase.Replication);
     this.runPhase(Phase.RenderSync);
@@ -188,6 +189,20 @@ export class Scheduler {
     s.ticks++;
     s.lastTickMs = ms;
     s.avgTickMs = s.ticks === 1 ? ms : s.avgTickMs * 0.9 + ms * 0.1;
+  }
+
+  /**
+   * Whether something other than `step()` drives the simulation phases. A rollback session
+   * sets this: its Network-phase system then calls {@link simulateTick} once per `advance`
+   * request (zero times while waiting for peers, several times when re-simulating), and
+   * `step()` runs only the other phases. Default `false`.
+   */
+  get externalSimulation(): boolean {
+    return this.#externalSimulation;
+  }
+
+  set externalSimulation(value: boolean) {
+    this.#externalSimulation = value;
   }
 
   /**

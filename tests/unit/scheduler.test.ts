@@ -41,6 +41,21 @@ describe('Scheduler', () => {
     expect(world.time.tick).toBe(1);
   });
 
+  it('with external simulation, step() leaves Simulation and Physics to the Network phase', () => {
+    const world = createWorld();
+    const s = new Scheduler(world);
+    const { log, sys } = recorder();
+    for (const phase of PHASE_ORDER) s.addSystem(phase, sys(Phase[phase]));
+    s.addSystem(Phase.Network, function rollbackDriver() {
+      s.simulateTick(); // e.g. two advance requests after a rollback
+      s.simulateTick();
+    });
+    s.externalSimulation = true;
+    s.step();
+    expect(log).toEqual(['Input@0', 'Network@0', 'Simulation@0', 'Physics@0', 'Simulation@1', 'Physics@1', 'Compute@2', 'Replication@2', 'RenderSync@2']);
+    expect(world.time.tick).toBe(2);
+  });
+
   it('accumulates wall time into whole ticks and exposes the remainder as alpha', () => {
     const world = createWorld({ tickRate: 60 });
     const s = new Scheduler(world);
