@@ -15,6 +15,8 @@
  * - `FrameTooLarge`: a local send exceeded the maximum frame size.
  * - `DialFailed`: no relay or peer could be reached (message lists what was tried).
  * - `Relay`: the relay server failed to start or stopped unexpectedly.
+ * - `InvalidRequest` (rollback): a session was misused: input for a slot that is not local, of
+ *   the wrong size, missing before `advanceFrame`, an unknown peer or slot (the message names it).
  */
 export type NetcodeErrorCode =
   | 'InvalidConfig'
@@ -23,7 +25,8 @@ export type NetcodeErrorCode =
   | 'UnknownPeer'
   | 'FrameTooLarge'
   | 'DialFailed'
-  | 'Relay';
+  | 'Relay'
+  | 'InvalidRequest';
 
 /** The one error class of the netcode area. */
 export class NetcodeError extends Error {
