@@ -84,3 +84,6 @@ export type {
   AdvanceRequest, AdvanceResult, AdvanceStatus, Frame, InputStatus, LoadRequest, PeerNetworkStats, PlayerInput, PlayerType,
   SaveRequest, SessionClock, SessionDropReason, SessionEvent, SessionEventKind, SessionRequest, SessionStats, SyncTestMismatch,
 } from './types.ts';
+
+export { attachRollback, PlayerInputStatus, INPUT_STATUS_CODE } from './engine-system.ts';
+export type { RollbackSessionLike, RollbackSystem, RollbackSystemOptions, RollbackSystemStats } from './engine-system.ts';

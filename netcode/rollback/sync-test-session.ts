@@ -213,11 +213,14 @@ export class SyncTestSession {
 
   /**
    * Attaches field-level differences (e.g. `diffSnapshots(world, first, resimulated)`) to the
-   * mismatch of `frame`, so the report names the components. Ignored for a frame without one.
+   * mismatch of `frame`, so the report names the components. Ignored for a frame without a
+   * mismatch, and for a frame that already has a diff (the first one is kept).
    */
   attachDiff(frame: Frame, differences: readonly SnapshotDifference[]): void {
     const m = this.found.get(frame);
-    if (m === undefined) return;
+    // Keep the first diff: later re-simulations of a frame are compared with states that may
+    // already be re-simulated themselves, so only the first names what differs from the reference.
+    if (m === undefined || m.differences !== undefined) return;
     m.differences = differences;
     m.components = [...new Set(differences.map((d) => d.component))].sort();
   }
