@@ -1,0 +1,21 @@
+/**
+ * The relay server: the front door of `netcode/relay/` (Node-only; browsers import
+ * `netcode/index.ts`, never this). Run it standalone with `npm run relay -- --help`.
+ *
+ * @example
+ * ```ts
+ * import { startRelay } from './netcode/relay/index.ts';
+ * const relay = await startRelay({ wsPort: 9090, tcpPort: 9091, keyFile: 'relay-key.json', healthPort: 9092 });
+ * // Give peers relay.wsMultiaddrs (browsers) or relay.tcpMultiaddrs (Node) as `relays`.
+ * ```
+ */
+export { startRelay } from './relay.ts';
+export type { Relay, RelayMetrics, RelayServices } from './relay.ts';
+export {
+  DEFAULT_RELAY_HOST, DEFAULT_MAX_RESERVATIONS, DEFAULT_RESERVATION_TTL_MS, DEFAULT_RELAYED_DURATION_MS,
+  DEFAULT_RELAYED_DATA_BYTES, DEFAULT_RELAY_MAX_CONNECTIONS, DEFAULT_CONNECTIONS_PER_IP_PER_SECOND,
+  DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_RELAY_DISCOVERY_INTERVAL_MS, DEFAULT_MAX_ROOM_TOPICS,
+} from './relay-options.ts';
+export type { RelayOptions } from './relay-options.ts';
+export { loadOrCreateKey } from './key-file.ts';
+export type { KeyFileResult } from './key-file.ts';
