@@ -10,6 +10,9 @@
  * const peer = await createPeer({ relays: ['/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooW...'] });
  * const room = await joinRoom(peer, 'lobby');
  * room.on('peer:join', ({ peerId }) => room.send(peerId, 'hello', new Uint8Array([1])));
+ *
+ * // In a page served by `npm start`: the relay comes from the dev server (or ?relay=...).
+ * const { relays } = await discoverRelays();
  * ```
  */
 export { NetcodeError } from './errors.ts';

@@ -1,7 +1,7 @@
 /**
  * Vitest globalSetup of the `browser` project: starts the main job once, with the same
- * `startMainJob` that `npm start` runs, on a free loopback port, and stops it after the last
- * browser test. Tests get its URLs with `baseUrl()` / `demoUrl(name)` from ./chromium.ts
+ * `startMainJob` that `npm start` runs (dev server and relay), on free loopback ports with a
+ * throwaway relay identity (no key file written), and stops it after the last browser test. Tests get its URLs with `baseUrl()` / `demoUrl(name)` from ./chromium.ts
  * (or `inject('baseUrl')`, `inject('demoUrls')` from vitest).
  *
  * It also checks for Chromium first, so a machine without one fails once with the install hint
@@ -18,7 +18,7 @@ import { findChromium } from './chromium.ts';
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   findChromium();
-  const job = await startMainJob({ host: '127.0.0.1', port: 0, logLevel: 'warn' });
+  const job = await startMainJob({ host: '127.0.0.1', port: 0, logLevel: 'warn', relay: { port: 0, keyFile: false } });
   project.provide('baseUrl', job.urls.landing);
   project.provide('demoUrls', Object.fromEntries(job.urls.demos.map((demo) => [demo.name, demo.url])));
   return () => job.close();
