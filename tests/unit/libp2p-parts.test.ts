@@ -61,6 +61,28 @@ describe('wire', () => {
     expect(decodeGossip(Uint8Array.of(2, 2, 0), 64)).toMatchObject({ reason: 'Malformed' }); // unknown version
   });
 
+  it('mutated valid frames (bit flips, truncation, extension) decode to a frame or a counted error, never a throw', () => {
+    const valid = fc.tuple(fc.string({ minLength: 1, maxLength: 20 }), fc.uint8Array({ maxLength: 100 })).map(([channel, data]) => {
+      const ch = channelBytes(channel) ?? channelBytes('x')!;
+      return [encodeDataFrame(ch, data), encodeGossipData(ch, data)] as const;
+    });
+    const mutation = fc.record({ at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }), cut: fc.nat(), extra: fc.uint8Array({ maxLength: 8 }) });
+    fc.assert(fc.property(valid, fc.array(mutation, { minLength: 1, maxLength: 4 }), ([stream, gossip], mutations) => {
+      for (const original of [stream, gossip]) {
+        let bytes = Uint8Array.from(original);
+        for (const m of mutations) {
+          if (bytes.length > 0) bytes[m.at % bytes.length]! ^= m.xor;
+          if (m.cut % 3 === 0) bytes = bytes.subarray(0, m.cut % (bytes.length + 1));
+          if (m.cut % 5 === 0) bytes = Uint8Array.from([...bytes, ...m.extra]);
+        }
+        for (const result of [decodeStreamFrame(bytes, 64), decodeGossip(bytes, 64)]) {
+          expect(['error', 'data', 'presence', 'ping', 'pong']).toContain(result.kind);
+          if (result.kind === 'error') expect(['Malformed', 'Oversized']).toContain(result.reason);
+        }
+      }
+    }), { numRuns: 500, seed: 4242 });
+  });
+
   it('channel names longer than 255 UTF-8 bytes are refused', () => {
     expect(channelBytes('é'.repeat(127))?.length).toBe(254);
     expect(channelBytes('é'.repeat(128))).toBeUndefined();

@@ -291,6 +291,46 @@ describe('relay', { timeout: 30_000 }, () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('libp2p peers', { timeout: 30_000 }, () => {
+  it('6 peers join through the relay, form a full mesh and exchange messages; one leaves, the others see it; it rejoins', async () => {
+    const roomId = `six-${++roomCounter}`;
+    const keys = await Promise.all(Array.from({ length: 6 }, () => generateKeyPair('Ed25519')));
+    const members = await Promise.all(keys.map((privateKey) => member(roomId, { privateKey })));
+    try {
+      const rooms = () => members.map((m) => m.room);
+      await until(() => allSee(rooms()), 'a 6-peer mesh', 20_000);
+      await until(() => rooms().every((r) => r.stats().peers.every((p) => p.connection === 'tcp')), 'direct TCP links', 20_000);
+      const logs = members.map((m) => recordEvents(m.room));
+      // Every member sends one message to every other member: 30 sends, each delivered once to the right peer.
+      members.forEach((m, i) => {
+        for (const other of m.room.peers()) m.room.send(other, 'chat', new TextEncoder().encode(`${i}->${other}`));
+      });
+      await until(() => logs.every((l) => l.messages.length === 5), '30 messages', 10_000);
+      logs.forEach((l, i) => {
+        const got = l.messages.map((e) => new TextDecoder().decode(e.data)).sort();
+        const expected = members.filter((_, j) => j !== i).map((m) => `${members.indexOf(m)}->${members[i]!.peer.peerId}`).sort();
+        expect(got).toEqual(expected);
+        for (const e of l.messages) expect(new TextDecoder().decode(e.data).startsWith(`${members.findIndex((m) => m.peer.peerId === e.from)}->`)).toBe(true);
+      });
+      // Peer 5 leaves: the five others report it left.
+      const leaver = members[5]!;
+      const leaverId = leaver.peer.peerId;
+      await leaver.peer.close();
+      await until(() => logs.slice(0, 5).every((l) => l.leaves.some((e) => e.peerId === leaverId)), 'the leave to be seen by all', 10_000);
+      for (const m of members.slice(0, 5)) expect(m.room.peers()).not.toContain(leaverId);
+      // It rejoins with the same key (same peer id) and talks again.
+      members[5] = await member(roomId, { privateKey: keys[5] });
+      expect(members[5].peer.peerId).toBe(leaverId);
+      await until(() => allSee(rooms()), 'the mesh to re-form', 20_000);
+      await until(() => logs.slice(0, 5).every((l) => l.joins.filter((id) => id === leaverId).length >= 1), 'the rejoin to be seen by all', 10_000);
+      const back = recordEvents(members[0]!.room);
+      members[5].room.send(members[0]!.peer.peerId, 'chat', new TextEncoder().encode('back'));
+      await until(() => back.messages.length === 1, 'a message from the rejoined peer');
+      expect(back.messages[0]!.from).toBe(leaverId);
+    } finally {
+      await Promise.all(members.map((m) => m.peer.close()));
+    }
+  }, 60_000);
+
   it('a plain tsx script with createPeer + joinRoom exits by itself after closing (no open handles)', async () => {
     const child = spawn(TSX, ['tests/unit/fixtures/libp2p-lifecycle.ts'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -567,3 +567,23 @@ describe('conditionTransport', () => {
     await net.close();
   });
 });
+
+describe('a 100 ms link', () => {
+  it('delivers sends and broadcasts no sooner than 100 ms after they were made', async () => {
+    const net = new MemoryNetwork({ seed: 3, clock: 'manual', conditioner: { latencyMs: 100 } });
+    const a = await net.join('r', 'a');
+    const b = await net.join('r', 'b');
+    net.advance(500); // membership settles
+    const got: Array<{ data: string; at: number }> = [];
+    b.on('message', (e) => void got.push({ data: new TextDecoder().decode(e.data), at: net.clock.now() }));
+    const sentAt = net.clock.now();
+    a.send('b', 'x', new TextEncoder().encode('send'));
+    a.broadcast('x', new TextEncoder().encode('broadcast'));
+    for (let t = 0; t < 99; t++) net.advance(1);
+    expect(got).toEqual([]);
+    net.advance(1);
+    expect(got.map((g) => g.data).sort()).toEqual(['broadcast', 'send']);
+    for (const g of got) expect(g.at - sentAt).toBe(100);
+    await net.close();
+  });
+});
