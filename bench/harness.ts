@@ -12,7 +12,7 @@ export interface BenchRow {
   readonly name: string;
   /** Mean time per iteration, ms. */
   readonly meanMs: number;
-  /** 99th percentile of samples, ms. */
+  /** 99th percentile of samples, ms; NaN where one figure was measured (shown as -). */
   readonly p99Ms: number;
   readonly samples: number;
   /** Name of the baseline row in the group, or undefined for the baseline itself. */
@@ -73,7 +73,7 @@ export function formatTable(rows: readonly BenchRow[]): string {
     r.group,
     r.name,
     r.meanMs.toFixed(4),
-    r.p99Ms.toFixed(4),
+    Number.isFinite(r.p99Ms) ? r.p99Ms.toFixed(4) : '-',
     String(r.samples),
     r.ratio === undefined ? '(baseline)' : `${r.ratio.toFixed(2)}x ${r.baseline}`,
     r.extra ? Object.entries(r.extra).map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(3) : v}`).join(' ') : '',

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { formatTable, type BenchRow } from './harness.ts';
+import { benchNet } from './net.bench.ts';
 import { benchPhysicsStep, benchSnapshot } from './physics.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
 
@@ -18,6 +19,7 @@ const groups: Record<string, () => Promise<BenchRow[]>> = {
   scheduler: benchScheduler,
   physics: benchPhysicsStep,
   snapshot: benchSnapshot,
+  net: benchNet,
 };
 
 async function main(): Promise<void> {
