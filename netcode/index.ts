@@ -41,3 +41,6 @@ export type {
 export type {
   Peer, PeerOptions, JoinRoomOptions, TopologySetting, RelayStatus, BackoffOptions, PeerServices, RuntimeKind,
 } from './libp2p/index.ts';
+
+// Rollback sessions (GGPO-style) and their engine integration: rollback/index.ts lists them explicitly.
+export * from './rollback/index.ts';
