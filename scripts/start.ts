@@ -6,11 +6,11 @@
  * or `tsx scripts/start.ts --help`.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RELAY_KEY_FILE, DEFAULT_RELAY_PORT, MainJobError, REPO_ROOT, startMainJob, type MainJob, type MainJobOptions,
 } from './server.ts';
+import { closeOnSignals, isMainModule } from '../netcode/relay/index.ts';
 
 /** Text printed by `--help`. */
 export const HELP_TEXT = `Usage: npm start -- [options]
@@ -198,30 +198,9 @@ async function main(): Promise<void> {
   }
   console.log(formatBanner(job, args.options.port));
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      console.log(`\nReceived ${signal} again; exiting without waiting.`);
-      process.exit(130);
-    }
-    stopping = true;
-    console.log(`\nReceived ${signal}; stopping...`);
-    job.close().then(
-      () => {
-        console.log('Stopped.');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        console.error('npm start: error while stopping:', error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  closeOnSignals({ label: 'npm start', close: () => job.close() });
 }
 
-const invokedAs = process.argv[1] === undefined ? '' : path.resolve(process.argv[1]);
-if (invokedAs === fileURLToPath(import.meta.url)) {
+if (isMainModule(import.meta.url)) {
   await main();
 }

@@ -6,7 +6,6 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NetcodeError } from '../errors.ts';
 import { DEFAULT_DISCOVERY_TOPIC } from '../libp2p/names.ts';
@@ -14,6 +13,7 @@ import {
   DEFAULT_CONNECTIONS_PER_IP_PER_SECOND, DEFAULT_MAX_RESERVATIONS, DEFAULT_RELAY_HOST, DEFAULT_RELAY_MAX_CONNECTIONS,
   DEFAULT_RELAYED_DATA_BYTES, DEFAULT_RELAYED_DURATION_MS, type RelayOptions,
 } from './relay-options.ts';
+import { closeOnSignals, isMainModule } from './process.ts';
 import { startRelay, type Relay, type RelayMetrics } from './relay.ts';
 
 /** WebSocket port of the standalone relay unless told otherwise. */
@@ -201,32 +201,17 @@ async function main(): Promise<void> {
   };
   const timer = args.metricsIntervalMs > 0 ? setInterval(print, args.metricsIntervalMs) : undefined;
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      console.log(`\nReceived ${signal} again; exiting without waiting.`);
-      process.exit(130);
-    }
-    stopping = true;
-    clearInterval(timer);
-    console.log(`\nReceived ${signal}; closing connections...`);
-    print();
-    relay.close().then(
-      () => {
-        console.log('Stopped.');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        console.error('relay: error while stopping:', error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  closeOnSignals({
+    label: 'relay',
+    stoppingMessage: 'closing connections...',
+    beforeClose: () => {
+      clearInterval(timer);
+      print();
+    },
+    close: () => relay.close(),
+  });
 }
 
-const invokedAs = process.argv[1] === undefined ? '' : path.resolve(process.argv[1]);
-if (invokedAs === fileURLToPath(import.meta.url)) {
+if (isMainModule(import.meta.url)) {
   await main();
 }

@@ -19,3 +19,5 @@ export {
 export type { RelayOptions } from './relay-options.ts';
 export { loadOrCreateKey } from './key-file.ts';
 export type { KeyFileResult } from './key-file.ts';
+export { closeOnSignals, isMainModule } from './process.ts';
+export type { CloseOnSignalsOptions } from './process.ts';
