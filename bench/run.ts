@@ -14,11 +14,13 @@ import { formatTable, type BenchRow } from './harness.ts';
 import { benchNet } from './net.bench.ts';
 import { benchPhysicsStep, benchSnapshot } from './physics.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
+import { benchWebrtc } from './webrtc.bench.ts';
 
 const groups: Record<string, () => Promise<BenchRow[]>> = {
   scheduler: benchScheduler,
   physics: benchPhysicsStep,
   snapshot: benchSnapshot,
+  webrtc: benchWebrtc,
   net: benchNet,
 };
 
