@@ -51,39 +51,7 @@ export type { SnapshotDifference, WorldSnapshot } from './snapshot.ts';
 
 export { Transform, Velocity, transformAt } from './transform.ts';
 
-// Input: devices -> action map -> 8-byte per-tick input record (engine/input/).
-export {
-  INPUT_RECORD_BYTES, INPUT_BUTTON_COUNT, INPUT_AXIS_COUNT, AXIS_QUANT_MAX,
-  createInputRecord, clearInputRecord, copyInputRecord, inputRecordsEqual,
-  quantizeAxis, dequantizeAxis, assertValidInputRecord,
-  encodeInputRecord, decodeInputRecord, isValidInputRecordBytes,
-} from './input/record.ts';
-export type { InputRecord } from './input/record.ts';
-
-export {
-  DEFAULT_ACTION_MAP, DEFAULT_DEAD_ZONE, DEFAULT_MOUSE_SCALE,
-  cloneActionMap, validateActionMap, assertSameActionLayout,
-  buttonMask, axisIndex, isPressed, axisValue, boundKeyCodes,
-} from './input/actions.ts';
-export type {
-  ActionMap, ReadonlyActionMap, ButtonBinding, AxisBinding, AxisIndex, TouchButtonBinding, TouchAxisBinding,
-} from './input/actions.ts';
-
-export type { InputDevice } from './input/device.ts';
-export { KeyboardDevice } from './input/keyboard.ts';
-export type { KeyboardDeviceOptions } from './input/keyboard.ts';
-export { MouseDevice } from './input/mouse.ts';
-export type { MouseDeviceOptions } from './input/mouse.ts';
-export { GamepadDevice } from './input/gamepad.ts';
-export type { GamepadDeviceOptions, GamepadLike } from './input/gamepad.ts';
-export { TouchDevice, DEFAULT_TOUCH_STICK_RADIUS } from './input/touch.ts';
-export type { TouchDeviceOptions, TouchBounds } from './input/touch.ts';
-
-export { InputSampler, ScriptedInputSource, createBrowserInputSampler, applyDeadZone } from './input/sampler.ts';
-export type { InputSource, InputDevices, BrowserInputSamplerOptions } from './input/sampler.ts';
-
-export { PlayerInput, LocalPlayer, readInputRecord, writeInputRecord } from './input/component.ts';
-export { createInputSystem } from './input/inputSystem.ts';
-
-export { BodyKind, ShapeKind, NO_HANDLE, RigidBody, Collider, Impulse, initPhysics, isPhysicsReady, createPhysics, DEFAULT_GRAVITY, DEFAULT_SOLVER_ITERATIONS, DEFAULT_PGS_ITERATIONS, DEFAULT_MAX_CCD_SUBSTEPS, DEFAULT_LENGTH_UNIT, PHYSICS, getPhysics, findPhysics, collisionEvents, physicsSystem, PHYSICS_EXTENSION, registerHeightfield, registerTrimesh, getHeightfield, getTrimesh, addBody, applyImpulse, DEFAULT_BODY, castRay } from './physics/index.ts';
-export type { Rapier, PhysicsOptions, ResolvedPhysicsOptions, PhysicsContext, CollisionEvent, HeightfieldData, TrimeshData, Vec3, BodyOptions, Rotation, RayHit } from './physics/index.ts';
+// Input (engine/input/) and physics (engine/physics/): each sub-area's front door lists its
+// public API explicitly; the engine's door re-exports them rather than repeating the lists.
+export * from './input/index.ts';
+export * from './physics/index.ts';
