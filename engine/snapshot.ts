@@ -216,6 +216,14 @@ function scratchFor(world: GameWorld): WorldSnapshot {
   return s;
 }
 
+const restoreFlags = new WeakMap<GameWorld, Uint8Array>();
+/** One reusable per-entity flag array per world, so a restore (every rollback) allocates no `maxEntities` bytes. */
+function flagsFor(world: GameWorld): Uint8Array {
+  let flags = restoreFlags.get(world);
+  if (!flags) restoreFlags.set(world, (flags = new Uint8Array(world.maxEntities)));
+  return flags;
+}
+
 function readView(snap: WorldSnapshot): Views {
   const own = viewsOf.get(snap);
   if (own && snap.bytes.buffer === own.buffer && snap.bytes.byteOffset === 0) return own;
@@ -268,7 +276,8 @@ export function restore(world: GameWorld, snap: WorldSnapshot): void {
   const index = entityIndexOf(world);
 
   // 1. Despawn entities that are alive now but not in the snapshot.
-  const wanted = new Uint8Array(Math.max(world.maxEntities, maxId + 1));
+  const wanted = flagsFor(world);
+  wanted.fill(0);
   for (let i = 0; i < aliveCount; i++) wanted[u32[denseAt + i]!] = 1;
   const aliveNow = index.dense.slice(0, index.aliveCount);
   for (const eid of aliveNow) if (!wanted[eid]) removeEntity(world, eid);

@@ -22,7 +22,7 @@
  * `PlayerInput` as written here, and local devices are sampled by this system (see pitfalls).
  */
 import {
-  createInputRecord, createSnapshot, decodeInputRecord, defineComponent, diffSnapshots, encodeInputRecord, hasComponent,
+  createInputRecord, createSnapshot, INPUT_RECORD_BYTES, decodeInputRecord, defineComponent, diffSnapshots, encodeInputRecord, hasComponent,
   Phase, PlayerInput, restore, snapshot, storeOf, writeInputRecord,
   type GameWorld, type InputRecord, type InputSource, type Scheduler, type WorldSnapshot, type SnapshotDifference,
 } from '../../engine/index.ts';
@@ -119,7 +119,7 @@ export function attachRollback(world: GameWorld, scheduler: Scheduler, session: 
   let scratch = createSnapshot();
   const record: InputRecord = createInputRecord();
   const decoded: InputRecord = createInputRecord();
-  const bytes = new Uint8Array(8);
+  const bytes = new Uint8Array(INPUT_RECORD_BYTES);
   const stats: RollbackSystemStats = { ticks: 0, rollbacks: 0, resimulatedFrames: 0, advancedFrames: 0, skippedTicks: 0, lastStatus: undefined };
   let skip = 0;
   const status = storeOf(world, PlayerInputStatus).status;
