@@ -73,8 +73,20 @@ export const WALL_THICKNESS = 0.5;
 export const PLAYER_RADIUS = 0.5;
 /** Density of the player ball, kg/m^3 (mass 3 x 4/3 pi 0.5^3 = 1.57 kg: heavier than props). */
 export const PLAYER_DENSITY = 3;
-/** Where the player spawns (on the floor, 8 m towards +Z from the centre). */
+/** Where the player of slot 0 spawns (on the floor, 8 m towards +Z from the centre). */
 export const PLAYER_SPAWN = Object.freeze({ x: 0, y: PLAYER_RADIUS, z: 8 });
+/** Most players an arena holds (the rollback session's limit). */
+export const MAX_ARENA_PLAYERS = 8;
+/**
+ * Spawn point of each player slot, metres: a row 3 m apart along z = 8 (slot 0 in the middle,
+ * then alternately left and right), slot 7 behind slot 0. Props never start within
+ * {@link SPAWN_CLEARANCE} of any of them, so the layout is the same whatever the player count.
+ */
+export const PLAYER_SPAWNS: readonly Readonly<{ x: number; y: number; z: number }>[] = Object.freeze(
+  [[0, 8], [-3, 8], [3, 8], [-6, 8], [6, 8], [-9, 8], [9, 8], [0, 11]].map(([x, z]) => Object.freeze({ x: x!, y: PLAYER_RADIUS, z: z! })),
+);
+/** No prop starts on a grid cell whose centre is closer than this to a spawn point, m. */
+export const SPAWN_CLEARANCE = 2.9;
 /** Top horizontal speed, m/s (sprint multiplies it by {@link SPRINT_FACTOR}). */
 export const MAX_SPEED = 7;
 /** Speed multiplier while `sprint` is held. */
@@ -93,10 +105,14 @@ export const JUMP_COOLDOWN_TICKS = 12;
 export const GROUND_PROBE = 0.12;
 /** Below this height the player is put back at the spawn point, m. */
 export const FALL_LIMIT = -10;
-/** Number of loose boxes. */
+/** Number of loose boxes by default. */
 export const BOX_COUNT = 26;
-/** Number of loose balls. */
+/** Number of loose balls by default. */
 export const BALL_COUNT = 18;
+/** Default number of loose props ({@link BOX_COUNT} boxes, then {@link BALL_COUNT} balls). */
+export const DEFAULT_PROP_COUNT = BOX_COUNT + BALL_COUNT;
+/** Most loose props {@link createArenaGame} accepts (they are stacked in layers above the free cells). */
+export const MAX_PROP_COUNT = 4000;
 /** Number of colours in the prop palette (`ArenaProp.colour` is in [0, PALETTE_SIZE)). */
 export const PALETTE_SIZE = 6;
 
@@ -108,6 +124,7 @@ export const ARENA_ACTIONS: ReadonlyActionMap = DEFAULT_ACTION_MAP;
 
 /** Player state beyond the physics body. Game state: rolled back. */
 export const PlayerController = defineComponent('arena.PlayerController', {
+  slot: { type: 'u8', doc: 'player slot (index into PLAYER_SPAWNS and the session\'s players)' },
   grounded: { type: 'u8', doc: '1 when the ground probe hit something at the last tick' },
   prevButtons: { type: 'u32', doc: 'buttons of the previous tick, to detect presses (edges)' },
   jumpCooldown: { type: 'u8', unit: 'ticks', doc: 'ticks left before the next jump may start' },
@@ -139,6 +156,16 @@ export interface ArenaOptions {
   readonly seed?: number;
   /** Simulation rate, Hz. Default 60. */
   readonly tickRate?: number;
+  /** Player balls, one per slot, integer in [1, {@link MAX_ARENA_PLAYERS}]. Default 1. */
+  readonly players?: number;
+  /** Slot of this peer's player (it gets `LocalPlayer`), in [0, players). Default 0. */
+  readonly localSlot?: number;
+  /**
+   * Loose dynamic props (boxes first, then balls, in the default 26:18 proportion), integer in
+   * [0, {@link MAX_PROP_COUNT}]. Default {@link DEFAULT_PROP_COUNT}. Beyond the ~170 free grid
+   * cells they are stacked in layers 1.5 m apart and fall into place in the first seconds.
+   */
+  readonly props?: number;
 }
 
 /** A ready-to-run arena. */
@@ -148,25 +175,45 @@ export interface ArenaGame {
   readonly physics: PhysicsContext;
   /** Entity id of the local player ball (has `LocalPlayer`, `PlayerInput`, `PlayerController`). */
   readonly player: number;
+  /** Entity id of each slot's player ball (index = slot); `players[localSlot] === player`. */
+  readonly players: readonly number[];
 }
 
 /**
  * Builds the arena: world, scheduler, physics (Rapier must be loaded: `await initPhysics()`),
- * the static level, the props and one local player, and registers {@link playerControlSystem}
- * in `Phase.Simulation`. Input systems are the entry's business.
+ * the static level, one player ball per slot (entities created in slot order, right after the
+ * level, so every peer numbers them alike), the props, and registers {@link playerControlSystem}
+ * in `Phase.Simulation`. Input systems and rollback sessions are the entry's business.
+ *
+ * Every peer of a match must pass the same `seed`, `tickRate`, `players` and `props`; only
+ * `localSlot` differs (it adds the `LocalPlayer` tag, which is not game state).
  * @throws EngineError `Physics` when Rapier is not loaded.
+ * @throws RangeError when `players`, `localSlot` or `props` is out of range or not an integer.
  */
 export function createArenaGame(options: ArenaOptions = {}): ArenaGame {
+  const count = options.players ?? 1;
+  const localSlot = options.localSlot ?? 0;
+  const props = options.props ?? DEFAULT_PROP_COUNT;
+  checkInt('players', count, 1, MAX_ARENA_PLAYERS);
+  checkInt('localSlot', localSlot, 0, count - 1);
+  checkInt('props', props, 0, MAX_PROP_COUNT);
   const world = createWorld({ seed: options.seed ?? DEFAULT_SEED, ...(options.tickRate === undefined ? {} : { tickRate: options.tickRate }) });
   const scheduler = new Scheduler(world);
   const physics = createPhysics(world, scheduler);
   storeOf(world, PlayerController);
   storeOf(world, ArenaProp);
   buildLevel(world);
-  const player = spawnPlayer(world);
-  scatterProps(world);
+  const players: number[] = [];
+  for (let slot = 0; slot < count; slot++) players.push(spawnPlayer(world, slot, slot === localSlot));
+  scatterProps(world, props);
   scheduler.addSystem(Phase.Simulation, playerControlSystem);
-  return { world, scheduler, physics, player };
+  return { world, scheduler, physics, player: players[localSlot]!, players };
+}
+
+function checkInt(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`arena: ${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
+  }
 }
 
 function prop(world: GameWorld, kind: PropKind, colour: number): number {
@@ -224,7 +271,7 @@ export function rampTrimesh(): { vertices: Float32Array; indices: Uint32Array } 
   };
 }
 
-function spawnPlayer(world: GameWorld): number {
+function spawnPlayer(world: GameWorld, slot: number, local: boolean): number {
   const player = spawn(world);
   addBody(world, player, {
     shape: ShapeKind.Ball,
@@ -235,19 +282,21 @@ function spawnPlayer(world: GameWorld): number {
     angularDamping: 0.6,
     linearDamping: 0.05,
     ccd: true,
-    position: PLAYER_SPAWN,
+    position: PLAYER_SPAWNS[slot]!,
   });
   addComponent(world, player, PlayerInput);
-  addComponent(world, player, LocalPlayer);
-  addComponent(world, player, PlayerController, { grounded: 0, prevButtons: 0, jumpCooldown: 0 });
+  if (local) addComponent(world, player, LocalPlayer);
+  addComponent(world, player, PlayerController, { slot, grounded: 0, prevButtons: 0, jumpCooldown: 0 });
   return player;
 }
 
 /**
- * A pyramid of crates ahead of the player and loose boxes and balls on free cells of a 2 m grid
- * (never within 4 m of the spawn point), dropped from up to 1.5 m so the arena settles at start.
+ * A pyramid of crates ahead of the players and `count` loose boxes and balls on free cells of a
+ * 2 m grid (never within {@link SPAWN_CLEARANCE} of a spawn point), dropped from up to 1.5 m so
+ * the arena settles at start. When the cells run out, the next props go on the same cells again,
+ * each such layer 1.5 m higher.
  */
-function scatterProps(world: GameWorld): void {
+function scatterProps(world: GameWorld, count: number): void {
   const rng = world.rng;
   // Pyramid: 4 + 3 + 2 + 1 crates of 0.8 m, centred at (0, 0, -5).
   const s = 0.4;
@@ -265,23 +314,28 @@ function scatterProps(world: GameWorld): void {
   const cells: number[] = [];
   for (let cx = -13; cx <= 13; cx += 2) {
     for (let cz = -13; cz <= 13; cz += 2) {
-      const dx = cx - PLAYER_SPAWN.x, dz = cz - PLAYER_SPAWN.z;
-      if (dx * dx + dz * dz < 16) continue; // spawn area
+      if (PLAYER_SPAWNS.some((p) => (cx - p.x) * (cx - p.x) + (cz - p.z) * (cz - p.z) < SPAWN_CLEARANCE * SPAWN_CLEARANCE)) continue;
       if (cz >= -7 && cz <= -3 && cx >= -3 && cx <= 3) continue; // pyramid
       if (cx >= 5 && cz >= -1 && cz <= 5) continue; // ramp
       cells.push(cx, cz);
     }
   }
-  const total = BOX_COUNT + BALL_COUNT;
-  for (let n = 0; n < total; n++) {
+  const boxes = Math.round((count * BOX_COUNT) / DEFAULT_PROP_COUNT);
+  const all = cells.slice();
+  let layer = 0;
+  for (let n = 0; n < count; n++) {
+    if (cells.length === 0) {
+      cells.push(...all);
+      layer++;
+    }
     const pick = rng.nextInt(cells.length / 2);
     const cx = cells[pick * 2]!, cz = cells[pick * 2 + 1]!;
     cells.splice(pick * 2, 2);
     const x = cx + rng.range(-0.3, 0.3);
     const z = cz + rng.range(-0.3, 0.3);
-    const lift = rng.range(0, 1.5);
+    const lift = rng.range(0, 1.5) + layer * 1.5;
     const colour = rng.nextInt(PALETTE_SIZE);
-    if (n < BOX_COUNT) {
+    if (n < boxes) {
       const hx = rng.range(0.25, 0.6), hy = rng.range(0.25, 0.6), hz = rng.range(0.25, 0.6);
       const box = prop(world, PropKind.Box, colour);
       addBody(world, box, { shape: ShapeKind.Cuboid, hx, hy, hz, density: 0.5, friction: 0.6, position: { x, y: hy + lift, z } });
@@ -309,7 +363,7 @@ const scratch = createInputRecord();
  * (in the air) times dt; with no input on the ground it brakes at {@link BRAKE_ACCEL}.
  * A jump (press of `jump`, on the ground, cooldown over) adds {@link JUMP_SPEED} upwards.
  * "On the ground" = a ray from the ball's centre straight down hits a collider within
- * radius + {@link GROUND_PROBE}. A ball below {@link FALL_LIMIT} is put back at the spawn point.
+ * radius + {@link GROUND_PROBE}. A ball below {@link FALL_LIMIT} is put back at its slot's spawn point.
  */
 export function playerControlSystem(world: GameWorld): void {
   const dt = world.time.dt;
@@ -322,7 +376,8 @@ export function playerControlSystem(world: GameWorld): void {
     const eid = players[i]!;
     const rec = readInputRecord(world, eid, scratch);
     if (tr.py[eid]! < FALL_LIMIT) {
-      tr.px[eid] = PLAYER_SPAWN.x; tr.py[eid] = PLAYER_SPAWN.y + 1; tr.pz[eid] = PLAYER_SPAWN.z;
+      const spawnAt = PLAYER_SPAWNS[pc.slot[eid]! % MAX_ARENA_PLAYERS]!;
+      tr.px[eid] = spawnAt.x; tr.py[eid] = spawnAt.y + 1; tr.pz[eid] = spawnAt.z;
       ve.lx[eid] = 0; ve.ly[eid] = 0; ve.lz[eid] = 0; ve.ax[eid] = 0; ve.ay[eid] = 0; ve.az[eid] = 0;
       pc.prevButtons[eid] = rec.buttons;
       continue;
