@@ -1,45 +1,38 @@
 /**
- * Arena, browser entry: Babylon engine and scene, lights and shadows, materials, the follow
- * camera, local input, and the PeerCompute plugin that ticks the game and draws its entities.
- * The rules are in `game.ts`; nothing here changes game state except through input.
+ * Arena, browser entry: Babylon engine, local input (devices or a bot), and either a single-player
+ * game or an online match. The rules are in `game.ts`, the scene in `scene.ts`, the online mode
+ * (relay, room, match-making, rollback session, net panel) in `online.ts`.
  *
- * Query parameters:
+ * Query parameters (README.md has the full table):
+ * - `?room=NAME` plays online in that room (`?players=N`, 2-8, default 2; `?delay=N` input delay);
+ * - `?bot=SEED` plays with a seeded wandering bot instead of the keyboard;
  * - `?engine=webgpu` asks for WebGPU (falls back to WebGL2 when the browser has none);
+ * - `?quality=low` drops shadows and halves the resolution (weak GPUs, software rendering);
  * - `?debug=1` shows the debug overlay from the start (the Backquote key toggles it anyway);
- * - `?seed=N` changes the prop layout.
+ * - `?seed=N` changes the prop layout; `?props=N` the number of loose props.
  *
  * Debug handle for tests and the console (`window.peercompute`, see README.md):
- * `{ world, scheduler, runtime, player, backend, playerPosition(), playerVelocity(), ready }`.
+ * `{ world, scheduler, runtime, player, players, backend, playerPosition(), playerVelocity(), ready, net? }`.
  */
-import { TargetCamera } from '@babylonjs/core/Cameras/targetCamera.js';
-import { DirectionalLight } from '@babylonjs/core/Lights/directionalLight.js';
-import { HemisphericLight } from '@babylonjs/core/Lights/hemisphericLight.js';
-import { ShadowGenerator } from '@babylonjs/core/Lights/Shadows/shadowGenerator.js';
-import '@babylonjs/core/Lights/Shadows/shadowGeneratorSceneComponent.js';
-import { StandardMaterial } from '@babylonjs/core/Materials/standardMaterial.js';
-import { DynamicTexture } from '@babylonjs/core/Materials/Textures/dynamicTexture.js';
-import { Texture } from '@babylonjs/core/Materials/Textures/texture.js';
-import { Color3, Color4 } from '@babylonjs/core/Maths/math.color.js';
-import { Vector3 } from '@babylonjs/core/Maths/math.vector.js';
-import { CreateGround } from '@babylonjs/core/Meshes/Builders/groundBuilder.js';
-import { CreateSphere } from '@babylonjs/core/Meshes/Builders/sphereBuilder.js';
-import { Mesh } from '@babylonjs/core/Meshes/mesh.js';
-import { Scene } from '@babylonjs/core/scene.js';
 import {
   createBrowserInputSampler,
   createInputSystem,
   initPhysics,
-  orderedQuery,
   Phase,
   storeOf,
   Transform,
   Velocity,
-  Collider,
   type GameWorld,
+  type InputSource,
   type Scheduler,
 } from '../../engine/index.ts';
-import { attachPeerCompute, createBabylonEngine, positionToScene, type PeerComputeRuntime } from '../../plugins/babylon/index.ts';
-import { ARENA_HALF_SIZE, ArenaProp, createArenaGame, DEFAULT_SEED, PALETTE_SIZE, PropKind } from './game.ts';
+import { createBabylonEngine, type PeerComputeRuntime } from '../../plugins/babylon/index.ts';
+import { ROOM_ID_PATTERN } from '../../netcode/index.ts';
+import { WanderBot } from './bot.ts';
+import { createArenaGame, DEFAULT_PROP_COUNT, DEFAULT_SEED, PLAYER_SPAWNS, type ArenaGame } from './game.ts';
+import { validateMatchSettings } from './match.ts';
+import { startOnlineArena, type ArenaNetDebug } from './online.ts';
+import { createArenaScene, type ArenaScene } from './scene.ts';
 
 /** The documented debug handle (README.md, "Debug handle"). */
 export interface ArenaDebugHandle {
@@ -51,6 +44,10 @@ export interface ArenaDebugHandle {
   readonly runtime: PeerComputeRuntime;
   /** Entity id of the local player ball. */
   readonly player: number;
+  /** Entity id of each slot's player ball (one in single player). */
+  readonly players: readonly number[];
+  /** Where the local player spawned, engine space, metres. */
+  readonly spawnPoint: { readonly x: number; readonly y: number; readonly z: number };
   /** `'webgpu'` or `'webgl2'` (or `'webgl1'`). */
   readonly backend: string;
   /** The player's simulated position in engine space (metres, right-handed, Y up, forward -Z). */
@@ -59,25 +56,16 @@ export interface ArenaDebugHandle {
   playerVelocity(): { x: number; y: number; z: number };
   /** `true` once the scene is ready and a first frame with every mesh was rendered. */
   ready: boolean;
+  /** Online mode only: the room, match, session and net figures. */
+  readonly net?: ArenaNetDebug;
 }
 
 declare global {
   interface Window {
-    /** Set by the arena demo once it has started; see {@link ArenaDebugHandle}. */
+    /** Set by the arena demo once a game exists; see {@link ArenaDebugHandle}. */
     peercompute?: ArenaDebugHandle;
   }
 }
-
-/** Palette of loose props (`ArenaProp.colour` indexes it): coral, amber, teal, violet, lime, sky. */
-const PROP_COLOURS: readonly string[] = ['#ef6f5e', '#f2b544', '#2bb3a3', '#8c6ff0', '#93c94b', '#4aa3f0'];
-/** Sky and fog colour. */
-const SKY = new Color3(0.62, 0.74, 0.87);
-/** Camera offset from the point it looks at, engine space (behind = +Z, above = +Y), metres. */
-const CAMERA_OFFSET = { x: 0, y: 5.2, z: 9.5 };
-/** The camera looks at a point this far ahead of the player (engine -Z), metres. */
-const LOOK_AHEAD = 3;
-/** How fast the camera catches up with the player, 1/s (higher is stiffer). */
-const CAMERA_STIFFNESS = 5;
 
 const canvas = document.getElementById('game') as HTMLCanvasElement;
 const params = new URLSearchParams(location.search);
@@ -100,240 +88,100 @@ async function main(): Promise<void> {
   if (fallbackReason) console.warn(`arena: using ${backend}: ${fallbackReason}`);
   const backendLabel = document.getElementById('backend');
   if (backendLabel) backendLabel.textContent = backend === 'webgpu' ? 'WebGPU' : backend === 'webgl2' ? 'WebGL2' : 'WebGL';
+  window.addEventListener('resize', () => engine.resize());
 
-  const seedParam = Number(params.get('seed'));
-  const game = createArenaGame({ seed: Number.isInteger(seedParam) && params.has('seed') ? seedParam : DEFAULT_SEED });
-  const { world, scheduler, player } = game;
+  const seed = intParam('seed', DEFAULT_SEED);
+  const props = intParam('props', DEFAULT_PROP_COUNT);
+  const debugOverlay = params.get('debug') === '1';
+  const quality = params.get('quality') === 'low' ? 'low' : 'high';
 
-  // Local input: keyboard on the window, mouse and touch on the canvas, first gamepad.
-  const sampler = createBrowserInputSampler({ target: canvas });
-  sampler.attach();
-  scheduler.addSystem(Phase.Input, createInputSystem(sampler));
-
-  // Scene: left-handed (Babylon's default); the plugin mirrors Z, so engine -Z is scene +Z.
-  const scene = new Scene(engine);
-  scene.clearColor = new Color4(SKY.r, SKY.g, SKY.b, 1);
-  scene.ambientColor = new Color3(0.12, 0.13, 0.15);
-  scene.fogMode = Scene.FOGMODE_EXP2;
-  scene.fogDensity = 0.0075;
-  scene.fogColor = SKY;
-
-  const hemi = new HemisphericLight('sky', new Vector3(0.2, 1, -0.3), scene);
-  hemi.intensity = 0.42;
-  hemi.diffuse = new Color3(0.93, 0.96, 1);
-  hemi.groundColor = new Color3(0.32, 0.3, 0.36);
-  hemi.specular = Color3.Black();
-  const sun = new DirectionalLight('sun', new Vector3(-0.45, -1, 0.55).normalize(), scene);
-  sun.position = new Vector3(18, 30, -22);
-  sun.intensity = 0.72;
-  sun.diffuse = new Color3(1, 0.96, 0.88);
-  const shadows = new ShadowGenerator(2048, sun);
-  shadows.usePercentageCloserFiltering = true;
-  shadows.filteringQuality = ShadowGenerator.QUALITY_MEDIUM;
-  shadows.bias = 0.0015;
-  shadows.normalBias = 0.01;
-  shadows.darkness = 0.35;
-
-  const runtime = attachPeerCompute(scene, { world, scheduler, overlay: { visible: params.get('debug') === '1' } });
-  const materials = createMaterials(scene);
-
-  // One mesh per entity with a collider, material by prop kind and colour.
-  const kinds = storeOf(world, ArenaProp);
-  const colliders = orderedQuery(world, [Transform, Collider]);
-  for (const eid of colliders) {
-    let material: StandardMaterial;
-    let flatShading = false;
-    let castsShadow = true;
-    if (eid === player) {
-      material = materials.player;
-    } else {
-      switch (kinds.kind[eid]) {
-        case PropKind.Floor:
-          material = materials.floor;
-          castsShadow = false;
-          break;
-        case PropKind.Wall:
-          material = materials.wall;
-          break;
-        case PropKind.Ramp:
-          material = materials.ramp;
-          flatShading = true;
-          break;
-        case PropKind.Crate:
-          material = materials.crate;
-          break;
-        default:
-          material = materials.props[kinds.colour[eid]! % PALETTE_SIZE]!;
-      }
-    }
-    const mesh = runtime.createMeshForEntity(eid, { material, flatShading, name: `arena-${eid}` });
-    mesh.receiveShadows = true;
-    if (castsShadow) shadows.addShadowCaster(mesh);
+  // Local input: a seeded bot, or keyboard on the window, mouse and touch on the canvas, first gamepad.
+  let input: InputSource;
+  if (params.has('bot')) {
+    input = new WanderBot(intParam('bot', 1));
+  } else {
+    const sampler = createBrowserInputSampler({ target: canvas });
+    sampler.attach();
+    input = sampler;
   }
 
-  // Sky: a large inside-out sphere with a vertical gradient, ignoring fog and lights.
-  const sky = CreateSphere('sky', { diameter: 800, segments: 16, sideOrientation: Mesh.BACKSIDE }, scene);
-  sky.infiniteDistance = true;
-  sky.isPickable = false;
-  sky.material = materials.sky;
-
-  // Beyond the walls: a wide ground fading into the fog.
-  const outside = CreateGround('outside', { width: 400, height: 400 }, scene);
-  outside.position.y = -0.02;
-  outside.material = materials.outside;
-  outside.receiveShadows = true;
-
-  // Follow camera: behind and above the player, looking along engine -Z (scene +Z).
-  const camera = new TargetCamera('follow', new Vector3(), scene);
-  camera.fov = 0.85;
-  camera.minZ = 0.1;
-  camera.maxZ = 500;
-  const playerMesh = runtime.meshOf(player) as Mesh;
-  const offset = positionToScene(CAMERA_OFFSET.x, CAMERA_OFFSET.y, CAMERA_OFFSET.z, scene.useRightHandedSystem, new Vector3());
-  const ahead = positionToScene(0, 0, -LOOK_AHEAD, scene.useRightHandedSystem, new Vector3());
-  const focus = playerMesh.position.add(ahead);
-  camera.position.copyFrom(focus).addInPlace(offset);
-  camera.setTarget(focus);
-  runtime.onFrameObservable.add(({ elapsedMs }) => {
-    const k = 1 - Math.exp((-CAMERA_STIFFNESS * Math.min(elapsedMs, 100)) / 1000);
-    // Follow horizontally, and vertically only by half (jumps do not shake the view).
-    focus.x += (playerMesh.position.x + ahead.x - focus.x) * k;
-    focus.z += (playerMesh.position.z + ahead.z - focus.z) * k;
-    focus.y += (0.5 + (playerMesh.position.y - 0.5) * 0.5 - focus.y) * k;
-    camera.position.copyFrom(focus).addInPlace(offset);
-    camera.setTarget(focus);
-  });
-
-  const transforms = storeOf(world, Transform);
-  const velocities = storeOf(world, Velocity);
-  const handle: ArenaDebugHandle = {
-    world,
-    scheduler,
-    runtime,
-    player,
-    backend,
-    playerPosition: () => ({ x: transforms.px[player]!, y: transforms.py[player]!, z: transforms.pz[player]! }),
-    playerVelocity: () => ({ x: velocities.lx[player]!, y: velocities.ly[player]!, z: velocities.lz[player]! }),
-    ready: false,
-  };
-  window.peercompute = handle;
-
-  scene.executeWhenReady(() => {
-    scene.onAfterRenderObservable.addOnce(() => {
-      handle.ready = true;
+  const show = (game: ArenaGame, drawn: ArenaScene, net?: ArenaNetDebug): void => {
+    const { world, scheduler, player, players } = game;
+    const transforms = storeOf(world, Transform);
+    const velocities = storeOf(world, Velocity);
+    const handle: ArenaDebugHandle = {
+      world,
+      scheduler,
+      runtime: drawn.runtime,
+      player,
+      players,
+      spawnPoint: PLAYER_SPAWNS[players.indexOf(player)]!,
+      backend,
+      playerPosition: () => ({ x: transforms.px[player]!, y: transforms.py[player]!, z: transforms.pz[player]! }),
+      playerVelocity: () => ({ x: velocities.lx[player]!, y: velocities.ly[player]!, z: velocities.lz[player]! }),
+      ready: false,
+      ...(net === undefined ? {} : { net }),
+    };
+    window.peercompute = handle;
+    drawn.scene.executeWhenReady(() => {
+      drawn.scene.onAfterRenderObservable.addOnce(() => {
+        handle.ready = true;
+      });
     });
+    canvas.focus();
+  };
+
+  const roomId = params.get('room');
+  if (roomId === null) {
+    const game = createArenaGame({ seed, props });
+    game.scheduler.addSystem(Phase.Input, createInputSystem(input));
+    const drawn = createArenaScene(engine, game, { debugOverlay, quality });
+    show(game, drawn);
+    engine.runRenderLoop(() => drawn.scene.render());
+    offerOnline();
+    return;
+  }
+
+  if (!ROOM_ID_PATTERN.test(roomId)) throw new Error(`"${roomId}" is not a valid room name (1-64 of A-Z a-z 0-9 . _ ~ -)`);
+  const settings = validateMatchSettings({ players: intParam('players', 2), seed: seed >>> 0, props, inputDelay: intParam('delay', 2) });
+  document.body.classList.add('online');
+  const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+  await startOnlineArena({
+    engine,
+    roomId,
+    settings,
+    localInput: input,
+    debugOverlay,
+    quality,
+    ui: {
+      panel: byId('net'),
+      status: byId('net-status'),
+      stats: byId('net-stats'),
+      players: byId<HTMLTableSectionElement>('net-players'),
+      badNetwork: byId<HTMLInputElement>('net-bad'),
+      share: byId('net-share'),
+    },
+    onGame: (game, drawn, net) => show(game, drawn, net),
   });
-  window.addEventListener('resize', () => engine.resize());
-  engine.runRenderLoop(() => scene.render());
-  canvas.focus();
 }
 
-interface ArenaMaterials {
-  sky: StandardMaterial;
-  floor: StandardMaterial;
-  outside: StandardMaterial;
-  wall: StandardMaterial;
-  ramp: StandardMaterial;
-  crate: StandardMaterial;
-  player: StandardMaterial;
-  props: StandardMaterial[];
+/** An integer query parameter, or `fallback` when it is absent. @throws Error naming the parameter when it is not an integer. */
+function intParam(name: string, fallback: number): number {
+  const raw = params.get(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new Error(`?${name}= must be an integer, got "${raw}"`);
+  return value;
 }
 
-function matte(name: string, scene: Scene, colour: Color3, specular = 0.08): StandardMaterial {
-  const m = new StandardMaterial(name, scene);
-  m.diffuseColor = colour;
-  m.specularColor = new Color3(specular, specular, specular);
-  m.ambientColor = colour;
-  return m;
-}
-
-/** Draws into a new square DynamicTexture of `size` px with `paint(ctx, size)`. */
-function paintedTexture(name: string, scene: Scene, size: number, paint: (ctx: CanvasRenderingContext2D, size: number) => void): DynamicTexture {
-  const texture = new DynamicTexture(name, { width: size, height: size }, scene, true);
-  // DynamicTexture clamps by default; tiles repeat.
-  texture.wrapU = Texture.WRAP_ADDRESSMODE;
-  texture.wrapV = Texture.WRAP_ADDRESSMODE;
-  paint(texture.getContext() as CanvasRenderingContext2D, size);
-  texture.update();
-  texture.anisotropicFilteringLevel = 8;
-  return texture;
-}
-
-function createMaterials(scene: Scene): ArenaMaterials {
-  // Floor: 2 m tiles (the 31 m box top repeats the texture 15.5 times), two soft tones and grout.
-  const floor = matte('floor', scene, new Color3(1, 1, 1), 0.05);
-  const tiles = paintedTexture('floor-tiles', scene, 256, (ctx, s) => {
-    ctx.fillStyle = '#cfd6de';
-    ctx.fillRect(0, 0, s, s);
-    ctx.fillStyle = '#bcc5cf';
-    ctx.fillRect(0, 0, s / 2, s / 2);
-    ctx.fillRect(s / 2, s / 2, s / 2, s / 2);
-    ctx.strokeStyle = '#a7b1bd';
-    ctx.lineWidth = 3;
-    ctx.strokeRect(0, 0, s, s);
-    ctx.beginPath();
-    ctx.moveTo(s / 2, 0);
-    ctx.lineTo(s / 2, s);
-    ctx.moveTo(0, s / 2);
-    ctx.lineTo(s, s / 2);
-    ctx.stroke();
-  });
-  const repeat = (2 * ARENA_HALF_SIZE + 1) / 4;
-  tiles.uScale = repeat;
-  tiles.vScale = repeat;
-  floor.diffuseTexture = tiles;
-
-  const outside = matte('outside', scene, new Color3(0.45, 0.66, 0.38), 0);
-  const wall = matte('wall', scene, new Color3(0.93, 0.89, 0.82), 0.1);
-  // Ramp: stripes across the slope, 1 m apart (trimesh UVs are 1 unit per metre).
-  const ramp = matte('ramp', scene, new Color3(1, 1, 1), 0.12);
-  ramp.diffuseTexture = paintedTexture('ramp-stripes', scene, 128, (ctx, s) => {
-    ctx.fillStyle = '#3aa6b9';
-    ctx.fillRect(0, 0, s, s);
-    ctx.fillStyle = '#e9f5f2';
-    ctx.fillRect(0, 0, s, s / 5);
-  });
-
-  const crate = matte('crate', scene, new Color3(1, 1, 1), 0.05);
-  crate.diffuseTexture = paintedTexture('crate-planks', scene, 128, (ctx, s) => {
-    ctx.fillStyle = '#c98a4b';
-    ctx.fillRect(0, 0, s, s);
-    ctx.fillStyle = '#b97a3d';
-    for (let i = 0; i < 4; i++) ctx.fillRect(0, (i * s) / 4 + 2, s, s / 8);
-    ctx.strokeStyle = '#7a4b22';
-    ctx.lineWidth = s / 10;
-    ctx.strokeRect(s / 20, s / 20, s - s / 10, s - s / 10);
-    ctx.beginPath();
-    ctx.moveTo(s / 10, s / 10);
-    ctx.lineTo(s - s / 10, s - s / 10);
-    ctx.stroke();
-  });
-
-  // Player: glossy with stripes, so rolling shows.
-  const player = matte('player', scene, new Color3(1, 1, 1), 0.6);
-  player.specularPower = 48;
-  player.diffuseTexture = paintedTexture('player-stripes', scene, 256, (ctx, s) => {
-    ctx.fillStyle = '#ff7a2f';
-    ctx.fillRect(0, 0, s, s);
-    ctx.fillStyle = '#fff4e6';
-    for (let i = 0; i < 4; i++) ctx.fillRect((i * s) / 4, 0, s / 10, s);
-    ctx.fillRect(0, s * 0.46, s, s * 0.08);
-  });
-
-  const props = PROP_COLOURS.map((hex, i) => matte(`prop-${i}`, scene, Color3.FromHexString(hex), 0.25));
-  const sky = new StandardMaterial('sky', scene);
-  sky.disableLighting = true;
-  sky.fogEnabled = false;
-  sky.backFaceCulling = false;
-  sky.emissiveTexture = paintedTexture('sky-gradient', scene, 256, (ctx, s) => {
-    // Texture v runs from the bottom (0) to the top (1) of the sphere: the canvas is drawn upside down.
-    const gradient = ctx.createLinearGradient(0, 0, 0, s);
-    gradient.addColorStop(0, '#3f7fcf');
-    gradient.addColorStop(0.42, '#8fb9e6');
-    gradient.addColorStop(0.5, SKY.toHexString());
-    gradient.addColorStop(1, SKY.toHexString());
-    ctx.fillStyle = gradient;
-    ctx.fillRect(0, 0, s, s);
-  });
-  return { sky, floor, outside, wall, ramp, crate, player, props };
+/** Single player: the HUD's "play online" link opens a fresh room for two (random name; not game state). */
+function offerOnline(): void {
+  const link = document.getElementById('play-online') as HTMLAnchorElement | null;
+  if (link === null) return;
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  const room = `arena-${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  const url = new URL(location.href);
+  url.searchParams.set('room', room);
+  url.searchParams.set('players', '2');
+  link.href = url.toString();
 }

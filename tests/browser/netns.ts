@@ -12,8 +12,10 @@
  * const child = spawn(...commandFor(plan, [process.execPath, 'script.js']));
  * ```
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from '../../scripts/server.ts';
 
 /**
  * Shell script run by `sh -c` inside the new namespace before the command (`"$@"`): loopback
@@ -88,4 +90,36 @@ export function commandFor(plan: WebrtcNetworkPlan, argv: readonly [string, ...s
   if (plan.mode === 'skip') throw new Error(`no network for WebRTC: ${plan.reason}`);
   if (plan.mode === 'here') return [argv[0], argv.slice(1)];
   return ['unshare', ['-n', 'sh', '-c', NETNS_SETUP, 'sh', ...argv]];
+}
+
+/**
+ * Runs a scenario script (a `.ts` file run by tsx) according to `plan`, and finds its result:
+ * the JSON after `resultPrefix` on a line of its stdout. The child is killed after `timeoutMs`.
+ *
+ * @returns the parsed result (`undefined` when no such line was printed), the exit code, and
+ *   everything the script wrote on stderr (its progress log).
+ */
+export function runScenarioScript<T>(
+  plan: WebrtcNetworkPlan, script: string, argv: readonly string[], resultPrefix: string, timeoutMs: number,
+): Promise<{ result: T | undefined; code: number | null; log: string }> {
+  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+  const [command, args] = commandFor(plan, [tsx, script, ...argv]);
+  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let log = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    log += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const line = stdout.split('\n').find((l) => l.startsWith(resultPrefix));
+      resolve({ result: line === undefined ? undefined : (JSON.parse(line.slice(resultPrefix.length)) as T), code, log });
+    });
+  });
 }

@@ -9,49 +9,23 @@
  * interface the test is skipped with the reason. Measured numbers are printed and attached to
  * the test as annotations; screenshots land in test-results/p2p/.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { REPO_ROOT } from '../../scripts/server.ts';
-import { commandFor, webrtcNetworkPlan } from './netns.ts';
+import { runScenarioScript, webrtcNetworkPlan } from './netns.ts';
 import { RESULT_PREFIX, type ScenarioResult } from './p2p-scenario.ts';
 
-const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const SCENARIO = path.join(REPO_ROOT, 'tests', 'browser', 'p2p-scenario.ts');
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'p2p');
 /** The whole scenario (main job, warm-up, three pages, 2 x 40 round trips), ms. */
 const SCENARIO_TIMEOUT_MS = 150_000;
-
-/** Runs the scenario in a child process; resolves with its result and its stderr. */
-function runScenario(argv: readonly string[]): Promise<{ result: ScenarioResult | undefined; code: number | null; log: string }> {
-  const plan = webrtcNetworkPlan();
-  const [command, args] = commandFor(plan, [TSX, SCENARIO, ...argv]);
-  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let log = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    log += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), SCENARIO_TIMEOUT_MS - 5000);
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-      resolve({ result: line === undefined ? undefined : (JSON.parse(line.slice(RESULT_PREFIX.length)) as ScenarioResult), code, log });
-    });
-  });
-}
 
 describe('lobby between browsers (WebRTC through the relay)', () => {
   test('three pages discover each other, connect directly, exchange messages, and see a page leave', async (ctx) => {
     const plan = webrtcNetworkPlan();
     if (plan.mode === 'skip') ctx.skip(plan.reason);
 
-    const { result, code, log } = await runScenario(['--pages', '3', '--screenshots', SCREENSHOTS]);
+    const { result, code, log } = await runScenarioScript<ScenarioResult>(plan, SCENARIO, ['--pages', '3', '--screenshots', SCREENSHOTS], RESULT_PREFIX, SCENARIO_TIMEOUT_MS - 5000);
     expect(result, `scenario printed no result (exit ${code}):\n${log}`).toBeDefined();
     const r = result!;
     expect(r.error, log).toBeUndefined();
