@@ -13,6 +13,7 @@ import os from 'node:os';
 import { formatTable, type BenchRow } from './harness.ts';
 import { benchNet } from './net.bench.ts';
 import { benchPhysicsStep, benchSnapshot } from './physics.bench.ts';
+import { benchRollback } from './rollback.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
 import { benchWebrtc } from './webrtc.bench.ts';
 
@@ -22,6 +23,7 @@ const groups: Record<string, () => Promise<BenchRow[]>> = {
   snapshot: benchSnapshot,
   webrtc: benchWebrtc,
   net: benchNet,
+  rollback: benchRollback,
 };
 
 async function main(): Promise<void> {
