@@ -231,13 +231,19 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
     }
   }
 
-  /** Records the checksum of each newly confirmed frame whose snapshot the ring still holds. */
+  /**
+   * Records the checksum of each newly confirmed frame whose snapshot the ring holds. The
+   * confirmed frame may run ahead of the last saved one (inputs are known `inputDelay` frames
+   * early): recording stops at the first frame not saved yet and resumes there next time.
+   */
   function recordConfirmed(): void {
     if (run === undefined) return;
-    const confirmed = run.session.confirmedFrame;
-    for (let f = Math.max(lastRecorded + 1, confirmed - run.session.snapshotWindow + 1); f <= confirmed; f++) {
-      const snap = run.rollback.snapshotOf(f);
-      if (snap !== undefined) checksums.set(f, snap.checksum);
+    const { session, rollback } = run;
+    const upTo = Math.min(session.confirmedFrame, session.currentFrame);
+    for (let f = Math.max(lastRecorded + 1, upTo - session.snapshotWindow + 1); f <= upTo; f++) {
+      const snap = rollback.snapshotOf(f);
+      if (snap === undefined) break;
+      checksums.set(f, snap.checksum);
       lastRecorded = f;
     }
     while (checksums.size > MAX_RECORDED_CHECKSUMS) checksums.delete(checksums.keys().next().value!);
