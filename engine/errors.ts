@@ -16,7 +16,11 @@
  * - `EntityLimit`: spawning would exceed the world's `maxEntities`.
  * - `UnknownEntity`: an operation named an entity id that is not alive.
  * - `MissingResource`: a world resource was read before it was set.
- * - `InvalidSnapshot`: restore was given bytes that are not a snapshot of this world's layout.
+ * - `InvalidSnapshot`: restore was given bytes that are not a snapshot of this world's layout
+ *   (or inconsistent ones), or `encodeSnapshot` a snapshot that was not taken by `snapshot`.
+ * - `MalformedSnapshot`: `decodeSnapshot` was given bytes that are not one valid encoded snapshot
+ *   (`data.reason` says why: truncated, oversized, bad magic or version, checksum mismatch...).
+ *   Recoverable: the bytes came from elsewhere (a peer, a file); ask again or give up.
  * - `InvalidInputRecord`: an input record is malformed (short buffer, value out of range).
  * - `Physics`: a physics body or collider could not be created from its components.
  */
@@ -29,6 +33,7 @@ export type EngineErrorCode =
   | 'UnknownEntity'
   | 'MissingResource'
   | 'InvalidSnapshot'
+  | 'MalformedSnapshot'
   | 'InvalidInputRecord'
   | 'Physics';
 

@@ -48,6 +48,8 @@ export type { SchedulerOptions, SchedulerStats, System } from './scheduler.ts';
 
 export { snapshot, restore, checksum, createSnapshot, diffSnapshots, fnv1a32, layoutHash } from './snapshot.ts';
 export type { SnapshotDifference, WorldSnapshot } from './snapshot.ts';
+export { encodeSnapshot, decodeSnapshot, SNAPSHOT_CODEC_MAGIC, SNAPSHOT_CODEC_VERSION, MAX_ENCODED_SNAPSHOT_BYTES, MAX_SNAPSHOT_EXTENSIONS, MAX_EXTENSION_NAME_BYTES } from './snapshot-codec.ts';
+export type { SnapshotDecodeFailure } from './snapshot-codec.ts';
 
 export { Transform, Velocity, transformAt } from './transform.ts';
 

@@ -46,6 +46,10 @@ import type { GameWorld } from './world.ts';
 
 const MAGIC = 0x31534350;
 const HEADER_WORDS = 11;
+/** Magic number at offset 0 of the component bytes ("PCS1"); for the snapshot codec. */
+export const COMPONENT_MAGIC = MAGIC;
+/** Size of the component bytes' header, bytes (magic .. component count); for the snapshot codec. */
+export const COMPONENT_HEADER_BYTES = HEADER_WORDS * 4;
 
 /** A snapshot of a world's rollback state. Reuse one per ring-buffer slot. */
 export interface WorldSnapshot {
@@ -251,6 +255,52 @@ function checkHeader(world: GameWorld, snap: WorldSnapshot, v: Views): void {
 }
 
 /**
+ * Checks, before `restore` changes anything, that every section of `snap` lies within its bytes
+ * and names only entities the snapshot has: entity index ids distinct, at most `maxId`; each
+ * component's members alive in the snapshot, ascending, with all their field values present;
+ * nothing after the last section; and an extension of the world for each extension state. A
+ * snapshot taken by {@link snapshot} always passes; bytes from a peer may not (the checksum only
+ * detects accidents, not a peer that computes it over crafted bytes).
+ */
+function checkSections(world: GameWorld, snap: WorldSnapshot, v: Views, aliveCount: number, maxId: number, denseLength: number): void {
+  const fail = (what: string, data: Record<string, unknown> = {}): never => {
+    throw new EngineError('InvalidSnapshot', `snapshot is inconsistent: ${what}`, data);
+  };
+  const u32 = v.u32;
+  const length = snap.bytes.byteLength;
+  const seen = flagsFor(world);
+  seen.fill(0);
+  for (let i = 0; i < denseLength; i++) {
+    const eid = u32[HEADER_WORDS + i]!;
+    if (eid > maxId || seen[eid] !== 0) fail(`entity index entry ${i} (${eid}) is above the highest id ${maxId} or repeated`, { eid });
+    seen[eid] = i < aliveCount ? 1 : 2;
+  }
+  let offset = (HEADER_WORDS + denseLength) * 4;
+  for (const def of world.components.rollback()) {
+    if (offset + 4 > length) fail(`component ${def.name} is cut off`, { component: def.name });
+    const n = u32[offset >> 2]!;
+    offset += 4;
+    if (n > aliveCount || offset + n * 4 > length) fail(`component ${def.name} has ${n} members`, { component: def.name, n });
+    const idsAt = offset >> 2;
+    for (let i = 0; i < n; i++) {
+      const eid = u32[idsAt + i]!;
+      if (seen[eid] !== 1 || (i > 0 && eid <= u32[idsAt + i - 1]!)) fail(`component ${def.name} member ${eid} is not alive or out of order`, { component: def.name, eid });
+    }
+    offset += n * 4;
+    for (const field of def.fields) {
+      offset = align(offset, field.bytes) + n * field.bytes;
+      if (offset > length) fail(`field ${def.name}.${field.name} is cut off`, { component: def.name, field: field.name });
+    }
+  }
+  if (offset !== length) fail(`${length - offset} bytes after the last component`, { trailing: length - offset });
+  for (const name of snap.extensions.keys()) {
+    if (!world.snapshotExtensions.has(name)) {
+      throw new EngineError('InvalidSnapshot', `snapshot has state of extension ${name}, which this world does not have`, { extension: name });
+    }
+  }
+}
+
+/**
  * Restores `world` to the state of `snap`: tick, PRNG, the entity index, membership and values
  * of every rollback component, then each snapshot extension (in name order).
  *
@@ -259,8 +309,11 @@ function checkHeader(world: GameWorld, snap: WorldSnapshot, v: Views): void {
  * Non-rollback components of entities alive in both are left untouched. Add/remove observers
  * fire for the membership changes.
  *
- * @throws EngineError `InvalidSnapshot` when `snap` was taken with other rollback components
- *   or its bytes are not a snapshot. The world is unchanged in that case.
+ * @throws EngineError `InvalidSnapshot` when `snap` was taken with other rollback components,
+ *   its bytes are not a snapshot or are inconsistent (a section out of bounds, an unknown
+ *   entity), or it holds the state of an extension the world does not have. The world is
+ *   unchanged in those cases (an extension's own `load` may still throw after the components
+ *   were restored).
  */
 export function restore(world: GameWorld, snap: WorldSnapshot): void {
   const v = readView(snap);
@@ -273,6 +326,7 @@ export function restore(world: GameWorld, snap: WorldSnapshot): void {
   if ((HEADER_WORDS + denseLength) * 4 > snap.bytes.byteLength || aliveCount > denseLength || maxId >= world.maxEntities) {
     throw new EngineError('InvalidSnapshot', 'snapshot entity index is out of range', { aliveCount, maxId, denseLength });
   }
+  checkSections(world, snap, v, aliveCount, maxId, denseLength);
   const index = entityIndexOf(world);
 
   // 1. Despawn entities that are alive now but not in the snapshot.

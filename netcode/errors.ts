@@ -17,6 +17,13 @@
  * - `Relay`: the relay server failed to start or stopped unexpectedly.
  * - `InvalidRequest` (rollback): a session was misused: input for a slot that is not local, of
  *   the wrong size, missing before `advanceFrame`, an unknown peer or slot (the message names it).
+ * - `JoinRefused` (late join): the host refused to let this peer watch; `data.reason` is its
+ *   `JoinRefusal` (`NotRunning`, `TooManySpectators`, ...). Recoverable: ask later or elsewhere.
+ * - `JoinFailed` (late join): the join did not complete; `data.reason` is `Timeout`, `HostLeft`,
+ *   `Malformed`, `Cancelled` or `Closed`. Recoverable: ask again.
+ * - `Persistence` (replication): a document store is unavailable or failed: no IndexedDB in this
+ *   runtime, or the archive's LevelDB directory cannot be opened (locked by another process,
+ *   not writable); the message names the store.
  */
 export type NetcodeErrorCode =
   | 'InvalidConfig'
@@ -26,7 +33,10 @@ export type NetcodeErrorCode =
   | 'FrameTooLarge'
   | 'DialFailed'
   | 'Relay'
-  | 'InvalidRequest';
+  | 'InvalidRequest'
+  | 'JoinRefused'
+  | 'JoinFailed'
+  | 'Persistence';
 
 /** The one error class of the netcode area. */
 export class NetcodeError extends Error {

@@ -5,7 +5,8 @@
  * {@link attachRollback} registers one system in `Phase.Network` and sets
  * `scheduler.externalSimulation`, so Simulation and Physics run only when the session says
  * `advance`: zero times while stalled, several times after a rollback. Each tick it samples the
- * local input source once, hands the record to the session, and executes the returned requests:
+ * local input sources once (`localInput` for every local slot, or a slot's own source from
+ * `localInputs`), hands the records to the session, and executes the returned requests:
  *
  * - `save`: `snapshot(world)` into a ring of `session.snapshotWindow` reusable snapshots
  *   (no garbage at steady state), then `reportChecksum`. For a sync test, the new snapshot is
@@ -17,6 +18,11 @@
  * Events are drained every tick and passed to `onEvent`. A `waitRecommendation` makes the system
  * skip that many ticks (polling the network only), which is how GGPO keeps peers from running
  * persistently ahead.
+ *
+ * Three session kinds fit: P2P, sync test and spectator. A spectator has no local slot, never
+ * loads and asks for no save (`snapshotWindow` 0); with `recordChecksums` the system saves the
+ * state of every frame it reaches anyway (ring of one snapshot), so `snapshotOf(currentFrame)`
+ * and `onChecksum` show what it follows, e.g. to compare with the players' checksums.
  *
  * Do not register the engine's input system with a rollback session: re-simulated frames read
  * `PlayerInput` as written here, and local devices are sampled by this system (see pitfalls).
@@ -42,9 +48,11 @@ export const PlayerInputStatus = defineComponent('PlayerInputStatus', {
   status: { type: 'u8', doc: '0 confirmed, 1 predicted, 2 disconnected' },
 }, { rollback: false, doc: 'Status of the input of the last advanced frame.' });
 
-/** What {@link attachRollback} needs of a session: P2P and sync-test sessions both fit. */
+/** What {@link attachRollback} needs of a session: P2P, sync-test and spectator sessions fit. */
 export interface RollbackSessionLike {
+  /** Snapshots the session may ask to load (ring size); 0 for a session that never loads (a spectator). */
   readonly snapshotWindow: number;
+  /** Slots whose input this peer provides (empty for a spectator). */
   readonly localSlots: readonly number[];
   readonly currentFrame: Frame;
   addLocalInput(slot: number, bytes: Uint8Array): void;
@@ -61,8 +69,33 @@ export interface RollbackSessionLike {
 export interface RollbackSystemOptions {
   /** Entity of each player slot (index = slot). Each must have `PlayerInput`. */
   readonly players: readonly number[];
-  /** Source of this peer's input, sampled once per tick (a browser sampler, a bot script). */
-  readonly localInput: InputSource;
+  /**
+   * Source of this peer's input, sampled once per tick (a browser sampler, a bot script) and
+   * given to every local slot that has no source in `localInputs`. Required unless every local
+   * slot has one there (a spectator has no local slot and needs neither).
+   */
+  readonly localInput?: InputSource;
+  /**
+   * Per-slot sources (slot -> source), used instead of `localInput` for those slots: two players
+   * on one peer (couch co-op), or a sync test feeding each slot its own script. Each is sampled
+   * once per tick, into its own record, before the session advances. Every key must be a local
+   * slot of the session.
+   */
+  readonly localInputs?: Readonly<Record<number, InputSource>>;
+  /**
+   * For a session that asks for no saves (`snapshotWindow` 0, a spectator): save the state of
+   * every frame it reaches, the start frame at attach time and frame `f + 1` after each
+   * `advance` of `f`, into a ring of one snapshot, calling `onChecksum` for each. Costs one
+   * snapshot per simulated frame. Default `false`.
+   * @throws NetcodeError `InvalidConfig` (from `attachRollback`) with a session that saves itself.
+   */
+  readonly recordChecksums?: boolean;
+  /**
+   * Called after every save the system makes with the frame and the checksum of its state
+   * (`WorldSnapshot.checksum`). A frame saved again after a rollback is reported again: the last
+   * call for a frame holds its state as last simulated.
+   */
+  readonly onChecksum?: (frame: Frame, checksum: number) => void;
   /** Called with every session event, in order. */
   readonly onEvent?: (event: SessionEvent) => void;
 }
@@ -86,7 +119,10 @@ export interface RollbackSystemStats {
 /** The attached system: its counters and how to detach it. */
 export interface RollbackSystem {
   readonly stats: RollbackSystemStats;
-  /** The snapshot ring (slot = frame modulo its length), for desync diffs and tools. */
+  /**
+   * The snapshot ring (slot = frame modulo its length), for desync diffs and tools:
+   * `session.snapshotWindow` snapshots, at least one.
+   */
   readonly ring: readonly WorldSnapshot[];
   /** The snapshot saved for `frame`, if the ring still holds it. */
   snapshotOf(frame: Frame): WorldSnapshot | undefined;
@@ -96,13 +132,15 @@ export interface RollbackSystem {
 
 /**
  * Attaches `session` to `world` and `scheduler` (see the module docs).
- * @throws NetcodeError `InvalidConfig` when a player entity lacks `PlayerInput`, the player
- *   count is not the session's, or the world's tick is not the session's current frame.
+ * @throws NetcodeError `InvalidConfig` when a player entity lacks `PlayerInput`, the world's
+ *   tick is not the session's current frame, a local slot has no input source (neither
+ *   `localInput` nor an entry of `localInputs`), a key of `localInputs` is not a local slot, or
+ *   `recordChecksums` is set for a session that saves itself (`snapshotWindow` > 0).
  * @throws NetcodeError `InvalidRequest` (from the system, at a tick) when a `save` request's
  *   frame differs from the world's tick: the engine and the session disagree, a programming error.
  */
 export function attachRollback(world: GameWorld, scheduler: Scheduler, session: RollbackSessionLike, options: RollbackSystemOptions): RollbackSystem {
-  const { players, localInput, onEvent } = options;
+  const { players, localInput, localInputs = {}, recordChecksums = false, onChecksum, onEvent } = options;
   players.forEach((eid, slot) => {
     if (!hasComponent(world, eid, PlayerInput)) {
       throw new NetcodeError('InvalidConfig', `player entity ${eid} of slot ${slot} has no PlayerInput component`, { eid, slot });
@@ -113,8 +151,30 @@ export function attachRollback(world: GameWorld, scheduler: Scheduler, session: 
       tick: world.time.tick, frame: session.currentFrame,
     });
   }
+  // Per-slot sources, each with its own record and encoded bytes (arrays: nothing allocated per tick).
+  const perSlot: { source: InputSource; record: InputRecord; bytes: Uint8Array }[] = [];
+  const slotBytes: (Uint8Array | undefined)[] = [];
+  for (const key of Object.keys(localInputs)) {
+    const slot = Number(key);
+    if (!session.localSlots.includes(slot)) {
+      throw new NetcodeError('InvalidConfig', `localInputs has a source for slot ${key}, which is not a local slot (local: ${session.localSlots.join(', ') || 'none'})`, { slot: key });
+    }
+    const entry = { source: localInputs[slot]!, record: createInputRecord(), bytes: new Uint8Array(INPUT_RECORD_BYTES) };
+    perSlot.push(entry);
+    slotBytes[slot] = entry.bytes;
+  }
+  for (const slot of session.localSlots) {
+    if (localInput === undefined && slotBytes[slot] === undefined) {
+      throw new NetcodeError('InvalidConfig', `local slot ${slot} has no input source: pass localInput or localInputs[${slot}]`, { slot });
+    }
+  }
+  if (recordChecksums && session.snapshotWindow > 0) {
+    throw new NetcodeError('InvalidConfig', `recordChecksums is for sessions that ask for no saves (a spectator); this one saves itself (snapshotWindow ${session.snapshotWindow})`, {
+      snapshotWindow: session.snapshotWindow,
+    });
+  }
   storeOf(world, PlayerInputStatus);
-  const ring: WorldSnapshot[] = Array.from({ length: session.snapshotWindow }, () => createSnapshot());
+  const ring: WorldSnapshot[] = Array.from({ length: Math.max(1, session.snapshotWindow) }, () => createSnapshot());
   const saved = new Int32Array(ring.length).fill(-1);
   let scratch = createSnapshot();
   const record: InputRecord = createInputRecord();
@@ -123,6 +183,17 @@ export function attachRollback(world: GameWorld, scheduler: Scheduler, session: 
   const stats: RollbackSystemStats = { ticks: 0, rollbacks: 0, resimulatedFrames: 0, advancedFrames: 0, skippedTicks: 0, lastStatus: undefined };
   let skip = 0;
   const status = storeOf(world, PlayerInputStatus).status;
+
+  /** Saves the world's current state (the state of frame `world.time.tick`) for `recordChecksums`. */
+  const recordState = (w: GameWorld): void => {
+    const f = w.time.tick;
+    const i = f % ring.length;
+    const sum = snapshot(w, ring[i]).checksum;
+    saved[i] = f;
+    session.reportChecksum(f, sum);
+    onChecksum?.(f, sum);
+  };
+  if (recordChecksums) recordState(world);
 
   const emit = (): void => {
     for (const e of session.drainEvents()) {
@@ -133,7 +204,8 @@ export function attachRollback(world: GameWorld, scheduler: Scheduler, session: 
 
   function rollbackSystem(w: GameWorld): void {
     stats.ticks++;
-    localInput.sample(record);
+    localInput?.sample(record);
+    for (let k = 0; k < perSlot.length; k++) perSlot[k]!.source.sample(perSlot[k]!.record);
     if (skip > 0) {
       skip--;
       stats.skippedTicks++;
@@ -142,8 +214,9 @@ export function attachRollback(world: GameWorld, scheduler: Scheduler, session: 
       emit();
       return;
     }
-    encodeInputRecord(record, bytes);
-    for (const slot of session.localSlots) session.addLocalInput(slot, bytes);
+    if (localInput !== undefined) encodeInputRecord(record, bytes);
+    for (let k = 0; k < perSlot.length; k++) encodeInputRecord(perSlot[k]!.record, perSlot[k]!.bytes);
+    for (const slot of session.localSlots) session.addLocalInput(slot, slotBytes[slot] ?? bytes);
     const result = session.advanceFrame();
     stats.lastStatus = result.status;
     let loaded = false;
@@ -164,6 +237,7 @@ export function attachRollback(world: GameWorld, scheduler: Scheduler, session: 
           session.reportChecksum(r.frame, snapshot(w, ring[i]).checksum);
         }
         saved[i] = r.frame;
+        onChecksum?.(r.frame, ring[i]!.checksum);
       } else if (r.kind === 'load') {
         if (saved[i] !== r.frame) {
           throw new NetcodeError('InvalidRequest', `load of frame ${r.frame}, which the snapshot ring no longer holds`, { frame: r.frame });
@@ -180,6 +254,7 @@ export function attachRollback(world: GameWorld, scheduler: Scheduler, session: 
         scheduler.simulateTick();
         stats.advancedFrames++;
         if (loaded) stats.resimulatedFrames++;
+        if (recordChecksums) recordState(w);
       }
     }
     emit();

@@ -12,7 +12,9 @@
  *   frames, input delay, time sync (`framesAhead`, `waitRecommendation`), disconnect handling,
  *   checksum exchange for desync detection, spectators.
  * - {@link SyncTestSession}: local; rolls back every frame to catch non-determinism.
- * - {@link SpectatorSession}: replays a game from its host's confirmed inputs, behind the players.
+ * - {@link SpectatorSession}: replays a game from its host's confirmed inputs, behind the players;
+ *   a peer arriving mid-match gets the state to start from with `requestLateJoin` from a host
+ *   running `serveLateJoins` (late-join.ts).
  *
  * Units: frames (integers; at 60 Hz one frame is 16.7 ms) and milliseconds. Defaults are the
  * `DEFAULT_*` constants of `builder.ts` (prediction 8, input delay 2, 60 fps, disconnect after
@@ -87,3 +89,17 @@ export type {
 
 export { attachRollback, PlayerInputStatus, INPUT_STATUS_CODE } from './engine-system.ts';
 export type { RollbackSessionLike, RollbackSystem, RollbackSystemOptions, RollbackSystemStats } from './engine-system.ts';
+
+export {
+  serveLateJoins, requestLateJoin, rollbackStateAt, lateJoinSessionBuilder,
+  DEFAULT_JOIN_CHANNEL, DEFAULT_MAX_SPECTATORS, MAX_MAX_SPECTATORS, DEFAULT_JOIN_WINDOW_BYTES, DEFAULT_JOIN_TIMEOUT_MS,
+  DEFAULT_LATE_JOIN_TIMEOUT_MS, JOIN_CHUNK_BYTES, LATE_JOIN_DROP_REASONS,
+} from './late-join.ts';
+export type {
+  LateJoin, LateJoinDrop, LateJoinDropReason, LateJoinHost, LateJoinHostOptions, LateJoinHostStats, LateJoinRequestOptions, LateJoinSettings,
+} from './late-join.ts';
+export {
+  LATE_JOIN_VERSION, MAX_JOIN_APP_BYTES, MAX_JOIN_STATE_BYTES, MAX_JOIN_DETAIL_BYTES, MAX_JOIN_CHANNEL_BYTES, JOIN_REFUSALS, JoinMessageType,
+  encodeJoinMessage, decodeJoinMessage,
+} from './late-join-protocol.ts';
+export type { JoinMessage, JoinRefusal, MalformedJoinMessage } from './late-join-protocol.ts';

@@ -283,7 +283,10 @@ export class P2PSession extends LinkedSession {
    * Adds a spectator while the session runs (late join). Returns the frame its spectator
    * session must start at (`SessionBuilder.withStartFrame`): hand it the state of that frame
    * (the saved snapshot of that frame, or the current world when it equals `currentFrame`);
-   * confirmed inputs from that frame on are sent to it.
+   * confirmed inputs from that frame on are kept for it and sent to it once its handshake is
+   * done. The frame is the first whose state no input still to come can change
+   * (`confirmedFrame + 1`, at most `currentFrame`); with sparse saving, when that state was not
+   * saved, the newest saved frame before it.
    * @throws NetcodeError `InvalidRequest` when `peerId` already has a role or is this peer.
    */
   addSpectator(peerId: PeerId): Frame {
@@ -291,9 +294,30 @@ export class P2PSession extends LinkedSession {
     if (typeof peerId !== 'string' || peerId === '' || peerId === this.localPeerId || this.links.has(peerId)) {
       throw new NetcodeError('InvalidRequest', `addSpectator: ${String(peerId)} is this peer or already in the session`, { peerId });
     }
-    const from = Math.min(this.confirmed + 1, this.frame);
+    let from = Math.min(this.confirmed + 1, this.frame);
+    if (from < this.frame && this.ring[from % this.snapshotWindow] !== from) {
+      // Sparse saving skipped that state (or a rollback forgot it): every saved frame up to
+      // `confirmed + 1` holds a correct state, and inputs are kept from the oldest saved frame on.
+      let newest = NULL_FRAME;
+      for (const f of this.ring) if (f !== NULL_FRAME && f <= from && f > newest) newest = f;
+      if (newest === NULL_FRAME) throw new NetcodeError('InvalidRequest', `addSpectator: no saved state at or before frame ${from} to start ${peerId} from`, { peerId, frame: from });
+      from = newest;
+    }
     this.links.set(peerId, new PeerLink(peerId, 'spectator', [], this.numPlayers, from, this.clock.now()));
     return from;
+  }
+
+  /**
+   * Removes a spectator (configured, or added with {@link addSpectator}): nothing more is sent
+   * to it, the inputs kept for it are released, and its messages count as `UnknownPeer` from
+   * now on. It may be added again. Use it for a late joiner that never finished its handshake.
+   * @returns `false` when `peerId` is not a spectator of this session.
+   */
+  removeSpectator(peerId: PeerId): boolean {
+    const link = this.links.get(peerId);
+    if (link === undefined || link.role !== 'spectator') return false;
+    this.links.delete(peerId);
+    return true;
   }
 
   /**

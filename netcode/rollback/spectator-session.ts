@@ -51,6 +51,8 @@ export class SpectatorSession extends LinkedSession {
   readonly catchupSpeed: number;
   /** A spectator never loads: it needs no saved snapshots. */
   readonly snapshotWindow = 0;
+  /** A spectator plays no slot: always empty (so `attachRollback` can drive it like the other sessions). */
+  readonly localSlots: readonly number[] = Object.freeze([]);
   private frame: Frame;
   private readonly logs: InputLog[];
   private readonly disconnectedFrom: number[];
@@ -155,6 +157,14 @@ export class SpectatorSession extends LinkedSession {
   poll(): void {
     this.assertOpen();
     this.pollLinks(this.clock.now());
+  }
+
+  /**
+   * A spectator has no local slot: present for symmetry with the other sessions, it always throws.
+   * @throws NetcodeError `InvalidRequest`, naming the slot.
+   */
+  addLocalInput(slot: number, _bytes: Uint8Array): void {
+    throw new NetcodeError('InvalidRequest', `addLocalInput: a spectator has no local slots (got slot ${slot})`, { slot });
   }
 
   /** A spectator keeps no saves; accepted for symmetry with the other sessions and ignored. @returns `true`. */

@@ -25,7 +25,7 @@ import {
 import {
   attachRollback, INPUT_STATUS_CODE, PlayerInputStatus, SessionBuilder,
   type AdvanceResult, type AdvanceStatus, type P2PSession, type PlayerInput, type RollbackSessionLike, type RollbackSystem,
-  type SessionEvent, type SessionRequest, type SpectatorSession,
+  type SessionEvent, type SpectatorSession,
 } from '../../netcode/rollback/index.ts';
 import { gilbertElliottLossRate, MemoryNetwork, type ConditionerOptions, type GilbertElliottOptions } from '../../netcode/transport/index.ts';
 import { createArenaGame, PLAYER_SPAWNS, type ArenaGame } from '../../demos/arena/game.ts';
@@ -147,30 +147,24 @@ function recordP2P(session: P2PSession, log: SessionLog, clock: { now(): number 
 }
 
 /**
- * A spectator session as `attachRollback` sees it: no local slots, and a `save` before every
- * `advance` (a spectator never loads, so it asks for none) so the state of every frame it
- * simulates is checksummed into `log` like the players' are.
+ * A spectator session as `attachRollback` sees it, recording its results into `log` (attach it
+ * with `recordChecksums` so the state of every frame it reaches is checksummed like the
+ * players' saves are).
  */
 function recordSpectator(session: SpectatorSession, log: SessionLog, clock: { now(): number }): RollbackSessionLike {
   return {
-    snapshotWindow: 1,
-    localSlots: [],
+    snapshotWindow: session.snapshotWindow,
+    localSlots: session.localSlots,
     get currentFrame() {
       return session.currentFrame;
     },
-    addLocalInput: (slot) => {
-      throw new Error(`a spectator has no local slot (${slot})`);
-    },
+    addLocalInput: (slot, bytes) => session.addLocalInput(slot, bytes),
     advanceFrame: () => {
       const result = session.advanceFrame();
       note(log, clock.now(), result);
-      const requests = result.requests.flatMap((r): SessionRequest[] => (r.kind === 'advance' ? [{ kind: 'save', frame: r.frame }, r] : [r]));
-      return { ...result, requests };
+      return result;
     },
-    reportChecksum: (frame, sum) => {
-      log.checksums.set(frame, sum >>> 0);
-      return true;
-    },
+    reportChecksum: (frame, sum) => session.reportChecksum(frame, sum),
     drainEvents: () => session.drainEvents(),
     poll: () => session.poll(),
   };
@@ -298,23 +292,11 @@ describe('rollback on the arena game', () => {
     const FRAMES = 600, DISTANCE = 7, PLAYERS = 4;
     const game = createArenaGame({ seed: ARENA_SEED, players: PLAYERS });
     const session = new SessionBuilder().withNumPlayers(PLAYERS).withInputDelay(0).startSyncTestSession(DISTANCE);
-    // attachRollback hands one local record to every local slot; a sync test has them all, so
-    // the wrapper gives each slot its own script instead (frame = current frame, no delay).
-    const perSlot: RollbackSessionLike = {
-      snapshotWindow: session.snapshotWindow,
-      localSlots: session.localSlots,
-      get currentFrame() {
-        return session.currentFrame;
-      },
-      addLocalInput: (slot) => session.addLocalInput(slot, scriptedBytes(slot, session.currentFrame, 12)),
-      advanceFrame: () => session.advanceFrame(),
-      reportChecksum: (frame, sum) => session.reportChecksum(frame, sum),
-      drainEvents: () => session.drainEvents(),
-      attachDiff: (frame, diff) => session.attachDiff(frame, diff),
-    };
+    // A sync test has every slot local: each gets its own script (frame = current frame, no delay).
+    const localInputs: Record<number, InputSource> = {};
+    for (let slot = 0; slot < PLAYERS; slot++) localInputs[slot] = { sample: (out) => scriptedInput(slot, session.currentFrame, out, 12) };
     const events: SessionEvent[] = [];
-    const idle: InputSource = { sample: (out) => out };
-    const rollback = attachRollback(game.world, game.scheduler, perSlot, { players: game.players, localInput: idle, onEvent: (e) => events.push(e) });
+    const rollback = attachRollback(game.world, game.scheduler, session, { players: game.players, localInputs, onEvent: (e) => events.push(e) });
     const statusSeen = new Set<number>();
     for (let i = 0; i < FRAMES; i++) {
       game.scheduler.step();
@@ -426,7 +408,8 @@ describe('rollback on the arena game', () => {
     const spectatorGame = createArenaGame({ seed: ARENA_SEED, players: PLAYERS });
     const spectatorLog = newLog();
     attachRollback(spectatorGame.world, spectatorGame.scheduler, recordSpectator(spectatorSession, spectatorLog, net.clock), {
-      players: spectatorGame.players, localInput: { sample: (out) => out }, onEvent: (e) => spectatorLog.events.push(e),
+      players: spectatorGame.players, recordChecksums: true,
+      onChecksum: (f, sum) => spectatorLog.checksums.set(f, sum), onEvent: (e) => spectatorLog.events.push(e),
     });
     const spectator = { id: 'watcher', alive: true, game: spectatorGame, log: spectatorLog };
     const everyone = [...peers, spectator];

@@ -122,6 +122,60 @@ describe('SpectatorSession', () => {
     await mesh.close();
   });
 
+  it('late join with sparse saving: addSpectator hands out a frame whose saved state is still held and correct', async () => {
+    const mesh = await Mesh.create({
+      peers: 2, seed: 25, conditioner: { latencyMs: 60, jitterMs: 20, loss: 0.05 },
+      configure: (b) => b.withSparseSaving(true),
+    });
+    mesh.synchronize();
+    const host = mesh.peers[0]!;
+    // Find a moment where the first unconfirmed state was not saved (sparse saving skips most frames).
+    let fallback = false;
+    let from = -1;
+    for (let i = 0; i < 400 && !fallback; i++) {
+      mesh.step();
+      const s = host.session;
+      const first = Math.min(s.confirmedFrame + 1, s.currentFrame);
+      fallback = first < s.currentFrame && host.engine.ring[first % host.engine.ring.length]?.frame !== first && s.currentFrame > 60;
+      if (fallback) from = s.addSpectator('late');
+    }
+    expect(fallback).toBe(true);
+    expect(from).toBeLessThan(host.session.confirmedFrame + 1);
+    const state = from === host.engine.game.frame ? host.engine.game.snapshot() : host.engine.ring[from % host.engine.ring.length]!;
+    expect(state.frame).toBe(from);
+    const w = await watch(mesh, 'late', from);
+    w.engine.game.restore(state);
+    const target = host.session.currentFrame + 200;
+    mesh.runUntil(target);
+    for (let i = 0; i < 30; i++) mesh.step();
+    const upTo = Math.min(mesh.assertConsistent(), w.session.currentFrame);
+    expect(upTo).toBeGreaterThan(target - 30);
+    for (let f = from + 1; f <= upTo; f++) expect(w.engine.stateOf.get(f)).toBe(host.engine.stateOf.get(f));
+    await mesh.close();
+  });
+
+  it('removeSpectator forgets a spectator, which can be added again', async () => {
+    const mesh = await Mesh.create({ peers: 2, seed: 26 });
+    mesh.synchronize();
+    mesh.runUntil(30);
+    const host = mesh.peers[0]!.session;
+    expect(host.removeSpectator('nobody')).toBe(false);
+    expect(host.removeSpectator('p1')).toBe(false); // a player
+    host.addSpectator('late');
+    expect(() => host.addSpectator('late')).toThrowError(expect.objectContaining({ code: 'InvalidRequest' }));
+    expect(host.stats().peers.map((p) => p.peerId)).toContain('late');
+    expect(host.removeSpectator('late')).toBe(true);
+    expect(host.stats().peers.map((p) => p.peerId)).not.toContain('late');
+    const again = host.addSpectator('late');
+    const w = await watch(mesh, 'late', again);
+    w.engine.game.restore(again === mesh.peers[0]!.engine.game.frame ? mesh.peers[0]!.engine.game.snapshot() : mesh.peers[0]!.engine.ring[again % mesh.peers[0]!.engine.ring.length]!);
+    mesh.runUntil(120);
+    for (let i = 0; i < 30; i++) mesh.step();
+    expect(w.session.currentFrame).toBeGreaterThan(100);
+    for (let f = again + 1; f <= w.session.currentFrame; f++) expect(w.engine.stateOf.get(f)).toBe(mesh.peers[0]!.engine.stateOf.get(f));
+    await mesh.close();
+  });
+
   it('a spectator that fell behind catches up at catchupSpeed frames per call', async () => {
     const mesh = await Mesh.create({
       peers: 2, seed: 24,
