@@ -5,6 +5,12 @@
  * rollback {@link P2PSession} with one slot per matched peer and attaches it to the game with
  * `attachRollback`, this peer's input device (or bot) being the session's local input.
  *
+ * Late join: every player serves late joins (`serveLateJoins`). A page that waits for a match
+ * while others in the room are playing one **watches** it meanwhile: it asks one of those players
+ * for the world state (`requestLateJoin`, chunked over the room), restores it, and follows the
+ * match with a `SpectatorSession` (confirmed inputs only, a few frames behind). When enough pages
+ * wait for a match of their own, it stops watching and plays.
+ *
  * While a match runs it keeps the net panel up to date (ping and link of each player, rollbacks
  * and re-simulated frames per second, frames ahead, input delay, desyncs) and records the
  * checksum of every confirmed frame it still holds a snapshot of, for tests and desync hunts.
@@ -13,13 +19,15 @@
  * a peer vanished during the handshake) is torn down and the page waits for a new one.
  */
 import type { AbstractEngine } from '@babylonjs/core/Engines/abstractEngine.js';
-import type { InputSource } from '../../engine/index.ts';
+import { decodeSnapshot, restore, type InputSource } from '../../engine/index.ts';
 import {
-  attachRollback, conditionTransport, createPeer, discoverRelays, joinRoom, SessionBuilder,
-  type ConditionedTransport, type ConditionerOptions, type P2PSession, type Peer, type RollbackSystem, type SessionEvent,
+  attachRollback, conditionTransport, createPeer, discoverRelays, joinRoom, lateJoinSessionBuilder, requestLateJoin, rollbackStateAt,
+  serveLateJoins, SessionBuilder,
+  type ConditionedTransport, type ConditionerOptions, type LateJoinHost, type P2PSession, type Peer, type PeerId, type RollbackSystem,
+  type SessionEvent, type SpectatorSession,
 } from '../../netcode/index.ts';
 import { createArenaGame, type ArenaGame } from './game.ts';
-import { Matchmaker, type Match, type MatchSettings } from './match.ts';
+import { Matchmaker, validateMatchSettings, type Match, type MatchSettings } from './match.ts';
 import { createArenaScene, PLAYER_COLOURS, type ArenaScene } from './scene.ts';
 
 /** Longest wait for a matched session to synchronize before giving the match up, ms. */
@@ -34,8 +42,16 @@ export const MAX_RECORDED_CHECKSUMS = 1200;
  */
 export const BAD_NETWORK: ConditionerOptions = { latencyMs: 60, jitterMs: 20, loss: { p: 0.02, r: 0.3 } };
 
-/** Where an online page is. */
-export type OnlineStatus = 'connecting' | 'waiting' | 'synchronizing' | 'running' | 'alone' | 'failed';
+/** How long a page waits before asking another player to watch after a failed late join, ms. */
+export const WATCH_RETRY_MS = 4000;
+/** Frames per tick a late-joined spectator advances while catching up with its host. */
+export const WATCH_CATCHUP_SPEED = 3;
+
+/**
+ * Where an online page is: `'watching'` follows a match of others as a spectator (late join)
+ * while waiting for a match of its own.
+ */
+export type OnlineStatus = 'connecting' | 'waiting' | 'watching' | 'synchronizing' | 'running' | 'alone' | 'failed';
 
 /** What an online page exposes as `window.peercompute.net` (README, "Debug handle"). */
 export interface ArenaNetDebug {
@@ -43,9 +59,10 @@ export interface ArenaNetDebug {
   /** This peer's libp2p id (empty until the peer exists). */
   readonly peerId: string;
   readonly status: OnlineStatus;
-  /** The current match, once agreed. */
+  /** The current match, once agreed (playing), or the watched match's players (watching). */
   readonly match: Match | undefined;
-  readonly session: P2PSession | undefined;
+  /** The session: a `P2PSession` while playing, a `SpectatorSession` while watching. */
+  readonly session: P2PSession | SpectatorSession | undefined;
   readonly rollback: RollbackSystem | undefined;
   /** The room behind its conditioner. */
   readonly room: ConditionedTransport | undefined;
@@ -83,15 +100,37 @@ export interface OnlineArenaOptions {
   readonly onGame: (game: ArenaGame, scene: ArenaScene, net: ArenaNetDebug) => void;
 }
 
-/** A running match: what to tear down. */
+/** A match this page plays or watches: what to tear down. */
 interface MatchRun {
+  readonly kind: 'playing' | 'watching';
   readonly match: Match;
   readonly game: ArenaGame;
   readonly scene: ArenaScene;
-  readonly session: P2PSession;
+  readonly session: P2PSession | SpectatorSession;
   readonly rollback: RollbackSystem;
+  /** Serving late joins (players only). */
+  readonly lateJoins: LateJoinHost | undefined;
   readonly left: Set<number>;
   readonly startedAt: number;
+}
+
+/** The late-join application blob: the match settings and players, JSON. */
+interface WatchInfo {
+  readonly settings: MatchSettings;
+  readonly peers: readonly PeerId[];
+  readonly id: string;
+}
+
+const jsonEncoder = new TextEncoder();
+const jsonDecoder = new TextDecoder();
+
+function decodeWatchInfo(bytes: Uint8Array): WatchInfo {
+  const raw = JSON.parse(jsonDecoder.decode(bytes)) as Partial<WatchInfo>;
+  const settings = validateMatchSettings(raw.settings as MatchSettings);
+  if (!Array.isArray(raw.peers) || raw.peers.length !== settings.players || !raw.peers.every((p) => typeof p === 'string')) {
+    throw new Error('late join: the host sent a malformed player list');
+  }
+  return { settings, peers: raw.peers, id: typeof raw.id === 'string' ? raw.id : '?' };
 }
 
 /**
@@ -158,13 +197,69 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
     return `Waiting for players: ${waiting} of ${settings.players} here.${busy > 0 ? ` ${busy} in this room are playing a match without you.` : ''} Open this page's address in another browser to join.`;
   };
   mm.on((e) => {
-    if (e.kind === 'waiting' && status !== 'synchronizing' && status !== 'running') setStatus('waiting', waitingText(e.waiting));
-    if (e.kind === 'busy' && mm.state === 'waiting') setStatus('waiting', waitingText(mm.waitingPeers().length));
+    if (e.kind === 'waiting' && status === 'waiting') setStatus('waiting', waitingText(e.waiting));
+    if (e.kind === 'busy' && mm.state === 'waiting') {
+      if (status === 'waiting') setStatus('waiting', waitingText(mm.waitingPeers().length));
+      maybeWatch();
+    }
     if (e.kind === 'incompatible') console.warn(`arena: ${e.peerId} in this room plays other settings`, e.settings);
-    if (e.kind === 'matched') startMatch(e.match);
+    if (e.kind === 'matched') {
+      if (run?.kind === 'watching') endMatch();
+      startMatch(e.match);
+    }
   });
   if (mm.state === 'waiting') setStatus('waiting', waitingText(mm.waitingPeers().length));
   else if (mm.match) startMatch(mm.match);
+
+  let watchAttempt = 0;
+  const refusedHosts = new Map<PeerId, number>();
+  /** While waiting and others play: watch one of their matches (late join as a spectator). */
+  function maybeWatch(): void {
+    if (run !== undefined || watchAttempt !== 0 || mm.state !== 'waiting' || room === undefined) return;
+    const now = performance.now();
+    const host = mm.busyPeers().find((id) => (refusedHosts.get(id) ?? 0) <= now);
+    if (host === undefined) return;
+    const attempt = ++watchAttempt;
+    setStatus('waiting', `${waitingText(mm.waitingPeers().length)} Asking to watch the match in progress…`);
+    void watch(host).catch((error: unknown) => {
+      console.warn(`arena: could not watch ${host}'s match: ${error instanceof Error ? error.message : String(error)}`);
+      refusedHosts.set(host, performance.now() + WATCH_RETRY_MS);
+      setTimeout(maybeWatch, WATCH_RETRY_MS);
+    }).finally(() => {
+      if (watchAttempt === attempt) watchAttempt = 0;
+    });
+  }
+
+  async function watch(host: PeerId): Promise<void> {
+    const join = await requestLateJoin(room!, host);
+    if (run !== undefined || mm.state !== 'waiting') return; // matched meanwhile
+    const info = decodeWatchInfo(join.app);
+    const game = createArenaGame({ seed: info.settings.seed, props: info.settings.props, players: info.settings.players, localSlot: 0 });
+    restore(game.world, decodeSnapshot(join.state));
+    const session = lateJoinSessionBuilder(join).withCatchupSpeed(WATCH_CATCHUP_SPEED).startSpectatorSession(join.hostPeerId, room!);
+    const rollback = attachRollback(game.world, game.scheduler, session, {
+      players: game.players,
+      recordChecksums: true,
+      onEvent: (e) => onSessionEvent(e),
+    });
+    const match: Match = { id: info.id, peers: info.peers, localSlot: -1, settings: info.settings };
+    launch({ kind: 'watching', match, game, session, rollback, lateJoins: undefined });
+    setStatus('watching', `Watching a match in progress (${info.settings.players} players, from frame ${join.frame}). ${waitingText(mm.waitingPeers().length)}`);
+  }
+
+  /** Draws `parts`' game, starts rendering and records confirmed checksums. */
+  function launch(parts: Omit<MatchRun, 'scene' | 'left' | 'startedAt'>): MatchRun {
+    const scene = createArenaScene(engine, parts.game, { debugOverlay: options.debugOverlay, quality: options.quality });
+    const started: MatchRun = { ...parts, scene, left: new Set<number>(), startedAt: performance.now() };
+    run = started;
+    checksums.clear();
+    lastRecorded = -1;
+    rate = { at: performance.now(), rollbacks: 0, resimulated: 0, rollbacksPerSec: 0, resimPerSec: 0 };
+    scene.runtime.onFrameObservable.add(recordConfirmed);
+    engine.runRenderLoop(() => scene.scene.render());
+    options.onGame(parts.game, scene, net);
+    return started;
+  }
 
   function startMatch(match: Match): void {
     if (run !== undefined || room === undefined) return;
@@ -172,22 +267,18 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
     const builder = new SessionBuilder().withNumPlayers(settings.players).withInputDelay(settings.inputDelay);
     match.peers.forEach((id, slot) => builder.addPlayer(slot === match.localSlot ? { kind: 'local' } : { kind: 'remote', peerId: id }, slot));
     const session = builder.startP2PSession(room);
-    const left = new Set<number>();
     const rollback = attachRollback(game.world, game.scheduler, session, {
       players: game.players,
       localInput,
       onEvent: (e) => onSessionEvent(e),
     });
-    const scene = createArenaScene(engine, game, { debugOverlay: options.debugOverlay, quality: options.quality });
-    run = { match, game, scene, session, rollback, left, startedAt: performance.now() };
-    checksums.clear();
-    lastRecorded = -1;
-    rate = { at: performance.now(), rollbacks: 0, resimulated: 0, rollbacksPerSec: 0, resimPerSec: 0 };
-    scene.runtime.onFrameObservable.add(recordConfirmed);
+    const info: WatchInfo = { settings, peers: match.peers, id: match.id };
+    const lateJoins = serveLateJoins(session, room, {
+      snapshotAt: rollbackStateAt(game.world, rollback),
+      app: jsonEncoder.encode(JSON.stringify(info)),
+    });
+    const current = launch({ kind: 'playing', match, game, session, rollback, lateJoins });
     setStatus('synchronizing', `Match found: you are player ${match.localSlot + 1} of ${settings.players}. Synchronizing…`);
-    engine.runRenderLoop(() => scene.scene.render());
-    options.onGame(game, scene, net);
-    const current = run;
     setTimeout(() => {
       if (run === current && status === 'synchronizing') {
         console.warn(`arena: match ${match.id} did not synchronize within ${SYNC_TIMEOUT_MS} ms; waiting for a new one`);
@@ -201,6 +292,7 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
   function endMatch(): void {
     if (run === undefined) return;
     engine.stopRenderLoop();
+    run.lateJoins?.dispose();
     run.rollback.dispose();
     run.session.close();
     run.scene.dispose();
@@ -211,14 +303,19 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
     if (run === undefined) return;
     switch (e.kind) {
       case 'synchronizing':
-        setStatus('synchronizing', `Synchronizing with the other players (${e.count} of ${e.total})…`);
+        if (run.kind === 'playing') setStatus('synchronizing', `Synchronizing with the other players (${e.count} of ${e.total})…`);
         break;
       case 'running':
-        setStatus('running', `Playing: you are player ${run.match.localSlot + 1} of ${settings.players}.`);
+        if (run.kind === 'playing') setStatus('running', `Playing: you are player ${run.match.localSlot + 1} of ${settings.players}.`);
         break;
       case 'disconnected':
         for (const slot of e.slots) run.left.add(slot);
-        if (run.left.size === settings.players - 1) {
+        if (run.kind === 'watching' && e.peerId === (run.session as SpectatorSession).hostPeerId) {
+          // The player we watched through left: watch through another one, or wait.
+          endMatch();
+          setStatus('waiting', waitingText(mm.waitingPeers().length));
+          setTimeout(maybeWatch, 0);
+        } else if (run.kind === 'playing' && run.left.size === settings.players - 1) {
           setStatus('alone', 'Everyone else left. Reload the page for a new match.');
         }
         break;
@@ -239,7 +336,8 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
   function recordConfirmed(): void {
     if (run === undefined) return;
     const { session, rollback } = run;
-    const upTo = Math.min(session.confirmedFrame, session.currentFrame);
+    // A spectator only ever simulates confirmed frames.
+    const upTo = 'confirmedFrame' in session ? Math.min(session.confirmedFrame, session.currentFrame) : session.currentFrame;
     for (let f = Math.max(lastRecorded + 1, upTo - session.snapshotWindow + 1); f <= upTo; f++) {
       const snap = rollback.snapshotOf(f);
       if (snap === undefined) break;
@@ -270,12 +368,19 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
       };
     }
     const st = session.stats();
-    const ahead = session.state === 'running' ? session.framesAhead() : 0;
-    ui.stats.textContent = [
-      `frame ${st.frame} · confirmed ${st.confirmedFrame} · ${ahead >= 0 ? '+' : ''}${ahead.toFixed(1)} frames ahead`,
-      `rollbacks ${rate.rollbacksPerSec.toFixed(1)}/s · re-simulated ${rate.resimPerSec.toFixed(0)} frames/s · waits ${rollback.stats.skippedTicks}`,
-      `input delay ${session.state === 'closed' ? '-' : session.inputDelay()} frames ([ and ] change it) · desyncs ${desyncs.length}`,
-    ].join('\n');
+    if ('framesBehindHost' in session) {
+      ui.stats.textContent = [
+        `watching · frame ${st.frame} · ${session.framesBehindHost()} frames behind the player it follows`,
+        `spectator: confirmed inputs only, never rolls back · desyncs ${desyncs.length}`,
+      ].join('\n');
+    } else {
+      const ahead = session.state === 'running' ? session.framesAhead() : 0;
+      ui.stats.textContent = [
+        `frame ${st.frame} · confirmed ${st.confirmedFrame} · ${ahead >= 0 ? '+' : ''}${ahead.toFixed(1)} frames ahead`,
+        `rollbacks ${rate.rollbacksPerSec.toFixed(1)}/s · re-simulated ${rate.resimPerSec.toFixed(0)} frames/s · waits ${rollback.stats.skippedTicks}`,
+        `input delay ${session.state === 'closed' ? '-' : session.inputDelay()} frames ([ and ] change it) · desyncs ${desyncs.length}`,
+      ].join('\n');
+    }
     const links = new Map(room.stats().peers.map((p) => [p.peerId, p]));
     const sessionPeers = new Map(st.peers.map((p) => [p.peerId, p]));
     ui.players.replaceChildren(...match.peers.map((id, slot) => {
@@ -303,10 +408,11 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
   }
 
   addEventListener('keydown', (event) => {
-    if (run === undefined || run.session.state === 'closed') return;
+    if (run === undefined || run.kind !== 'playing' || run.session.state === 'closed') return;
     if (event.code !== 'BracketLeft' && event.code !== 'BracketRight') return;
-    const delay = run.session.inputDelay() + (event.code === 'BracketRight' ? 1 : -1);
-    if (delay >= 0 && delay <= 10) run.session.setInputDelay(delay);
+    const session = run.session as P2PSession;
+    const delay = session.inputDelay() + (event.code === 'BracketRight' ? 1 : -1);
+    if (delay >= 0 && delay <= 10) session.setInputDelay(delay);
   });
 
   return net;

@@ -14,8 +14,10 @@
  * (tests/browser/netns.ts). By hand, as root (see p2p-scenario.ts for the full `unshare` line):
  * `unshare -n sh -c '<NETNS_SETUP>' sh node_modules/.bin/tsx tests/browser/arena-online-scenario.ts --pages 2 --play-ms 10000`.
  *
- * Options: `--pages N` (2..4, default 2), `--play-ms N` (wall time of play, half of it with the
- * bad network on; default 10000), `--screenshots DIR`, `--room NAME`.
+ * Options: `--pages N` (2..4, default 2), `--watchers N` (0..2 pages opened once the match runs,
+ * which late-join as spectators; default 0), `--play-ms N` (wall time of play, half of it with the
+ * bad network on; default 10000), `--screenshots DIR`, `--room NAME`, `--quality low|high` (default
+ * low), `--viewport WxH` (default 640x400).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,8 +32,8 @@ import { nonLoopbackInterfaces } from './netns.ts';
 export const RESULT_PREFIX = 'ARENA_ONLINE_RESULT ';
 /** Longest wait for one step (page ready, match running), ms. */
 const STEP_TIMEOUT_MS = 60_000;
-/** Small pages: software rendering of several pages shares 2 cores with the simulations. */
-const VIEWPORT = { width: 640, height: 400 };
+/** Small pages by default: software rendering of several pages shares 2 cores with the simulations. */
+const DEFAULT_VIEWPORT = { width: 640, height: 400 };
 
 /** Per page figures at the end of play. */
 export interface PageFigures {
@@ -68,6 +70,11 @@ export interface ArenaOnlineResult {
   readonly commonFramesBadNetwork: number;
   /** Frames of that intersection whose checksums differ between pages (must be empty). */
   readonly mismatches: readonly { frame: number; checksums: number[] }[];
+  /**
+   * Late-joined spectator pages (`--watchers`): how long from page load until they were watching,
+   * ms, confirmed frames they share with the first player page, and how many of those differ.
+   */
+  readonly watchers: readonly { readonly watchingAfterMs: number; readonly commonFrames: number; readonly mismatches: number; readonly framesBehind: number }[];
   /** Slots the pages got (a permutation of 0..N-1). */
   readonly slots: readonly number[];
   /** Simulation frames per wall second during play (slowest page). */
@@ -117,10 +124,15 @@ async function figures(page: Page): Promise<PageFigures & { checksums: [number, 
 }
 
 /** Runs the scenario; never throws (failures land in `ok`/`error`). */
-export async function runScenario(options: { pages: number; playMs: number; screenshots?: string; room?: string }): Promise<ArenaOnlineResult> {
+export async function runScenario(options: {
+  pages: number; playMs: number; watchers?: number; screenshots?: string; room?: string; quality?: 'low' | 'high';
+  viewport?: { width: number; height: number };
+}): Promise<ArenaOnlineResult> {
+  const VIEWPORT = options.viewport ?? DEFAULT_VIEWPORT;
+  const quality = options.quality ?? 'low';
   const result: { -readonly [K in keyof ArenaOnlineResult]: ArenaOnlineResult[K] } = {
     ok: false, pages: options.pages, interfaces: nonLoopbackInterfaces(), runningAfterMs: 0, commonFrames: 0, commonFramesBadNetwork: 0,
-    mismatches: [], slots: [], framesPerSecond: 0, figures: [], leaveAfterMs: undefined, framesAfterLeave: undefined, pageErrors: [], screenshots: [],
+    mismatches: [], watchers: [], slots: [], framesPerSecond: 0, figures: [], leaveAfterMs: undefined, framesAfterLeave: undefined, pageErrors: [], screenshots: [],
   };
   let job: MainJob | undefined;
   let browser: Browser | undefined;
@@ -156,13 +168,32 @@ export async function runScenario(options: { pages: number; playMs: number; scre
     });
     result.pageErrors = errors;
     const t0 = Date.now();
-    await Promise.all(pages.map((page, i) => page.goto(arenaUrl(`room=${room}&players=${n}&bot=${i + 1}&quality=low`))));
+    await Promise.all(pages.map((page, i) => page.goto(arenaUrl(`room=${room}&players=${n}&bot=${i + 1}&quality=${quality}`))));
 
     step = 'agree on a match and synchronize';
     await Promise.all(pages.map((page) => page.waitForFunction(() => window.peercompute?.net?.status === 'running', undefined, { timeout: STEP_TIMEOUT_MS, polling: 50 })));
     result.runningAfterMs = Date.now() - t0;
     result.slots = await Promise.all(pages.map((page) => page.evaluate(() => window.peercompute!.net!.match!.localSlot)));
     log(`running after ${result.runningAfterMs} ms; slots ${result.slots.join(', ')}`);
+
+    step = 'late-join spectators';
+    const watcherPages: Page[] = [];
+    const watchingAfter: number[] = [];
+    for (let w = 0; w < (options.watchers ?? 0); w++) {
+      const page = await context.newPage();
+      const list: string[] = [];
+      page.on('pageerror', (error) => list.push(`pageerror: ${error.message}`));
+      page.on('console', (message) => {
+        if (message.type() === 'error') list.push(`console.error: ${message.text()}`);
+      });
+      (result.pageErrors as string[][]).push(list);
+      const opened = Date.now();
+      await page.goto(arenaUrl(`room=${room}&players=${n}&bot=${100 + w}&quality=${quality}`));
+      await page.waitForFunction(() => window.peercompute?.net?.status === 'watching', undefined, { timeout: STEP_TIMEOUT_MS, polling: 50 });
+      watchingAfter.push(Date.now() - opened);
+      watcherPages.push(page);
+    }
+    if (watcherPages.length > 0) log(`watching after ${watchingAfter.join(' / ')} ms`);
 
     step = 'play';
     const frameAt = async (): Promise<number> => Math.min(...(await Promise.all(pages.map((page) => page.evaluate(() => window.peercompute!.net!.session!.currentFrame)))));
@@ -186,6 +217,23 @@ export async function runScenario(options: { pages: number; playMs: number; scre
     result.commonFrames = common.length;
     result.commonFramesBadNetwork = common.filter((f) => f >= switchFrame).length;
     result.mismatches = common.filter((f) => new Set(maps.map((m) => m.get(f))).size > 1).map((frame) => ({ frame, checksums: maps.map((m) => m.get(frame)!) }));
+    const firstPlayer = maps[0]!;
+    result.watchers = await Promise.all(watcherPages.map(async (page, w) => {
+      const got = await page.evaluate(() => {
+        const net = window.peercompute!.net!;
+        const session = net.session! as unknown as { framesBehindHost(): number };
+        return { checksums: [...net.confirmedChecksums], behind: session.framesBehindHost(), status: net.status };
+      });
+      if (got.status !== 'watching') throw new Error(`watcher ${w} is ${got.status}, not watching`);
+      const shared = got.checksums.filter(([frame]) => firstPlayer.has(frame));
+      return {
+        watchingAfterMs: watchingAfter[w]!,
+        commonFrames: shared.length,
+        mismatches: shared.filter(([frame, sum]) => firstPlayer.get(frame) !== sum).length,
+        framesBehind: got.behind,
+      };
+    }));
+    if (watcherPages.length > 0) log(`watchers: ${JSON.stringify(result.watchers)}`);
     log(`${common.length} common confirmed frames (${result.commonFramesBadNetwork} with the bad network), ${result.mismatches.length} mismatches, ${result.framesPerSecond} frames/s`);
     log(`figures: ${JSON.stringify(result.figures)}`);
 
@@ -198,6 +246,8 @@ export async function runScenario(options: { pages: number; playMs: number; scre
         (result.screenshots as string[]).push(file);
       }
     }
+
+    for (const page of watcherPages) await page.close({ runBeforeUnload: true });
 
     step = 'close the last page; the others go on';
     await pages[0]!.evaluate(() => window.peercompute!.net!.setBadNetwork(false));
@@ -231,9 +281,12 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       pages: { type: 'string', default: '2' },
+      watchers: { type: 'string', default: '0' },
       'play-ms': { type: 'string', default: '10000' },
       screenshots: { type: 'string' },
       room: { type: 'string' },
+      quality: { type: 'string', default: 'low' },
+      viewport: { type: 'string', default: `${DEFAULT_VIEWPORT.width}x${DEFAULT_VIEWPORT.height}` },
     },
     strict: true,
   });
@@ -242,8 +295,11 @@ async function main(): Promise<void> {
   const result = await runScenario({
     pages,
     playMs: Math.max(2000, Number(values['play-ms']) || 10_000),
+    watchers: Math.max(0, Math.min(2, Number(values.watchers) || 0)),
     ...(values.screenshots === undefined ? {} : { screenshots: path.resolve(values.screenshots) }),
     ...(values.room === undefined ? {} : { room: values.room }),
+    quality: values.quality === 'high' ? 'high' : 'low',
+    viewport: { width: Number(values.viewport.split('x')[0]) || DEFAULT_VIEWPORT.width, height: Number(values.viewport.split('x')[1]) || DEFAULT_VIEWPORT.height },
   });
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
   process.exitCode = result.ok ? 0 : 1;
