@@ -240,6 +240,8 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
     const rollback = attachRollback(game.world, game.scheduler, session, {
       players: game.players,
       recordChecksums: true,
+      // A spectator only simulates confirmed frames: every saved state is final.
+      onChecksum: (frame, sum) => recordChecksum(frame, sum),
       onEvent: (e) => onSessionEvent(e),
     });
     const match: Match = { id: info.id, peers: info.peers, localSlot: -1, settings: info.settings };
@@ -334,16 +336,19 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
    * early): recording stops at the first frame not saved yet and resumes there next time.
    */
   function recordConfirmed(): void {
-    if (run === undefined) return;
-    const { session, rollback } = run;
-    // A spectator only ever simulates confirmed frames.
-    const upTo = 'confirmedFrame' in session ? Math.min(session.confirmedFrame, session.currentFrame) : session.currentFrame;
+    if (run === undefined || run.kind !== 'playing') return; // spectators record in onChecksum
+    const session = run.session as P2PSession;
+    const upTo = Math.min(session.confirmedFrame, session.currentFrame);
     for (let f = Math.max(lastRecorded + 1, upTo - session.snapshotWindow + 1); f <= upTo; f++) {
-      const snap = rollback.snapshotOf(f);
+      const snap = run.rollback.snapshotOf(f);
       if (snap === undefined) break;
-      checksums.set(f, snap.checksum);
+      recordChecksum(f, snap.checksum);
       lastRecorded = f;
     }
+  }
+
+  function recordChecksum(frame: number, sum: number): void {
+    checksums.set(frame, sum);
     while (checksums.size > MAX_RECORDED_CHECKSUMS) checksums.delete(checksums.keys().next().value!);
   }
 
