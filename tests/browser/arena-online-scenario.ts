@@ -158,11 +158,12 @@ export async function runScenario(options: {
     const room = options.room ?? `arena-${Date.now().toString(36)}`;
     const context = await browser.newContext({ viewport: VIEWPORT });
     const pages = await Promise.all(Array.from({ length: n }, () => context.newPage()));
-    const errors = pages.map((page) => {
+    const errors = pages.map((page, i) => {
       const list: string[] = [];
       page.on('pageerror', (error) => list.push(`pageerror: ${error.message}`));
       page.on('console', (message) => {
         if (message.type() === 'error') list.push(`console.error: ${message.text()}`);
+        if (message.type() === 'warning') log(`page ${i} console.warn: ${message.text()}`);
       });
       return list;
     });
@@ -185,6 +186,7 @@ export async function runScenario(options: {
       page.on('pageerror', (error) => list.push(`pageerror: ${error.message}`));
       page.on('console', (message) => {
         if (message.type() === 'error') list.push(`console.error: ${message.text()}`);
+        if (message.type() === 'warning') log(`watcher ${w} console.warn: ${message.text()}`);
       });
       (result.pageErrors as string[][]).push(list);
       const opened = Date.now();
@@ -219,6 +221,8 @@ export async function runScenario(options: {
     result.mismatches = common.filter((f) => new Set(maps.map((m) => m.get(f))).size > 1).map((frame) => ({ frame, checksums: maps.map((m) => m.get(frame)!) }));
     const firstPlayer = maps[0]!;
     result.watchers = await Promise.all(watcherPages.map(async (page, w) => {
+      const status = await page.evaluate(() => `${window.peercompute?.net?.status}: ${document.getElementById('net-status')?.textContent}`);
+      if (!status.startsWith('watching')) throw new Error(`watcher ${w} stopped watching (${status})`);
       const got = await page.evaluate(() => {
         const net = window.peercompute!.net!;
         const session = net.session! as unknown as { framesBehindHost(): number };
