@@ -147,9 +147,10 @@ function requiredBytes(world: GameWorld): number {
  */
 export function snapshot(world: GameWorld, target?: WorldSnapshot): WorldSnapshot {
   const snap = writeComponents(world, target ?? createSnapshot());
-  snap.extensions.clear();
   const names = [...world.snapshotExtensions.keys()].sort();
-  for (const name of names) snap.extensions.set(name, world.snapshotExtensions.get(name)!.save(world));
+  for (const name of [...snap.extensions.keys()]) if (!world.snapshotExtensions.has(name)) snap.extensions.delete(name);
+  // Each extension gets back the bytes it wrote into this snapshot last time, to reuse.
+  for (const name of names) snap.extensions.set(name, world.snapshotExtensions.get(name)!.save(world, snap.extensions.get(name)));
   return snap;
 }
 

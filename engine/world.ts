@@ -78,8 +78,13 @@ export interface ResourceKey<T> {
 export interface SnapshotExtension {
   /** Unique name; also the key in `WorldSnapshot.extensions`. */
   readonly name: string;
-  /** Serializes the extension's state. May return a reused buffer only if `load` copies it. */
-  save(world: GameWorld): Uint8Array;
+  /**
+   * Serializes the extension's state. `previous` is what this extension returned for the same
+   * snapshot object last time (`undefined` on a fresh snapshot): its memory is free to reuse, so
+   * a ring of snapshots saves without new buffers at steady state. Return a view of exactly the
+   * bytes written; never keep a reference to it (the snapshot owns it).
+   */
+  save(world: GameWorld, previous?: Uint8Array): Uint8Array;
   /** Restores state saved by `save`. Component state is already restored when this runs. */
   load(world: GameWorld, bytes: Uint8Array): void;
 }

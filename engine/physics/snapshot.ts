@@ -38,14 +38,35 @@ function byEid(a: BodyRecord, b: BodyRecord): number {
   return a.eid - b.eid;
 }
 
-/** Serializes `state` (records, last events, Rapier world) as described in the module docs. */
-export function savePhysics(state: PhysicsState): Uint8Array {
+/**
+ * Buffers allocated by {@link savePhysics}. Only these are reused: a `previous` array that came
+ * from elsewhere (a decoded snapshot's view into a network buffer) is never written into.
+ */
+const ownBuffers = new WeakSet<ArrayBuffer>();
+
+/**
+ * Serializes `state` (records, last events, Rapier world) as described in the module docs.
+ *
+ * `previous` (what this function returned for the same snapshot slot last time) is reused when
+ * its buffer is ours and large enough, so a snapshot ring saves without new buffers at steady
+ * state; a new buffer gets 25 % headroom. Rapier's own `takeSnapshot()` still allocates its
+ * copy of the world on every call (its API has no "into" variant), which this function copies
+ * and drops.
+ */
+export function savePhysics(state: PhysicsState, previous?: Uint8Array): Uint8Array {
   const rapierBytes = state.rapier.takeSnapshot();
   const records = [...state.byEntity.values()].sort(byEid);
   const events = state.events;
   const total = HEADER_BYTES + records.length * RECORD_BYTES + events.length * EVENT_BYTES + rapierBytes.length;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
+  let buffer: ArrayBuffer;
+  if (previous !== undefined && ownBuffers.has(previous.buffer as ArrayBuffer) && previous.buffer.byteLength >= total) {
+    buffer = previous.buffer as ArrayBuffer;
+  } else {
+    buffer = new ArrayBuffer(total + (total >> 2));
+    ownBuffers.add(buffer);
+  }
+  const out = new Uint8Array(buffer, 0, total);
+  const view = new DataView(buffer, 0, total);
   view.setUint32(0, MAGIC, true);
   view.setUint32(4, records.length, true);
   view.setUint32(8, events.length, true);
@@ -111,7 +132,8 @@ export function loadPhysics(state: PhysicsState, bytes: Uint8Array): void {
         kind: view.getUint8(o + 4) as BodyKind,
         sensor: view.getUint8(o + 5) !== 0,
         rigidBody,
-        shadow: new Float32Array(SHADOW_LENGTH),
+        // The shadow is overwritten below (readShadow) or unused (fixed): reuse the entity's old one.
+        shadow: state.byEntity.get(eid)?.shadow ?? new Float32Array(SHADOW_LENGTH),
         stamp: state.stamp,
       });
     }
@@ -141,7 +163,7 @@ export function loadPhysics(state: PhysicsState, bytes: Uint8Array): void {
 export function physicsExtension(state: PhysicsState): SnapshotExtension {
   return {
     name: PHYSICS_EXTENSION,
-    save: (_world: GameWorld) => savePhysics(state),
+    save: (_world: GameWorld, previous?: Uint8Array) => savePhysics(state, previous),
     load: (_world: GameWorld, bytes: Uint8Array) => loadPhysics(state, bytes),
   };
 }
