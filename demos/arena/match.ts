@@ -11,8 +11,10 @@
  * peer accepts a `start` whose sender is the listed slot 0, that lists it, and whose settings
  * are its own. Accepting peers say `hello` again as `playing`, so late-comers see the room busy.
  *
- * Agreement is then checked by the rollback session's own handshake: every listed peer must
- * sync with every other one. If two hosts raced (possible only when members do not yet see each
+ * The host repeats its `start` to the listed peers with every hello until the page reports the
+ * match's session running ({@link Matchmaker.confirm}), so a `start` lost in a connection upgrade
+ * does not strand the match. Agreement is then checked by the rollback session's own handshake:
+ * every listed peer must sync with every other one. If two hosts raced (possible only when members do not yet see each
  * other), one of the two sessions never synchronizes: the page gives up after a timeout and
  * calls {@link Matchmaker.abandon}, which goes back to waiting.
  *
@@ -173,6 +175,8 @@ export class Matchmaker {
   readonly #unsubscribe: (() => void)[] = [];
   #cancelTimer: () => void = () => {};
   #lastWaiting = -1;
+  /** The host's `start` and its recipients, repeated until {@link confirm}. */
+  #pendingStart: { readonly bytes: Uint8Array; readonly to: readonly PeerId[] } | undefined;
 
   /** @throws RangeError for bad settings (see {@link validateMatchSettings}). */
   constructor(room: RoomTransport, settings: MatchSettings, options: MatchmakerOptions = {}) {
@@ -226,6 +230,11 @@ export class Matchmaker {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Tells the matchmaker that the match's session runs: the host stops repeating its `start`. */
+  confirm(): void {
+    this.#pendingStart = undefined;
+  }
+
   /**
    * Gives up the current match (its session never synchronized, or it ended) and waits for a
    * new one. No effect unless matched.
@@ -234,6 +243,7 @@ export class Matchmaker {
     if (this.#state !== 'matched') return;
     this.#state = 'waiting';
     this.#match = undefined;
+    this.#pendingStart = undefined;
     this.#lastWaiting = -1;
     this.#helloAll();
     this.#update();
@@ -267,6 +277,17 @@ export class Matchmaker {
 
   #helloAll(): void {
     for (const id of this.#room.peers()) this.#sendHello(id);
+    if (this.#pendingStart !== undefined) this.#sendStart(this.#pendingStart.bytes, this.#pendingStart.to);
+  }
+
+  #sendStart(bytes: Uint8Array, to: readonly PeerId[]): void {
+    for (const id of to) {
+      try {
+        this.#room.send(id, MATCH_CHANNEL, bytes);
+      } catch {
+        // It left just now: the session handshake will not complete and the page abandons.
+      }
+    }
   }
 
   #onMessage(from: PeerId, data: Uint8Array): void {
@@ -293,7 +314,7 @@ export class Matchmaker {
       this.malformed++;
       return;
     }
-    if (this.#state !== 'waiting') return; // already in a match: the host's session will time out
+    if (this.#state !== 'waiting') return; // a repeat of our match's start, or another match: its host's session times out
     this.#matched({ id: m.match, peers: m.peers, localSlot: slot, settings: this.settings });
   }
 
@@ -318,15 +339,10 @@ export class Matchmaker {
     this.#attempts++;
     const start: Start = { t: 'start', match: `${me}/${this.#attempts}`, peers, settings: this.settings };
     const bytes = encodeMatchMessage(start);
-    for (const id of peers) {
-      if (id === me) continue;
-      try {
-        this.#room.send(id, MATCH_CHANNEL, bytes);
-      } catch {
-        // It left just now: the session handshake will not complete and the page abandons.
-      }
-    }
+    const to = peers.filter((id) => id !== me);
+    this.#sendStart(bytes, to);
     this.#matched({ id: start.match, peers, localSlot: 0, settings: this.settings });
+    this.#pendingStart = { bytes, to };
   }
 }
 

@@ -282,7 +282,7 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
     const current = launch({ kind: 'playing', match, game, session, rollback, lateJoins });
     setStatus('synchronizing', `Match found: you are player ${match.localSlot + 1} of ${settings.players}. Synchronizing…`);
     setTimeout(() => {
-      if (run === current && status === 'synchronizing') {
+      if (run === current && current.session.state !== 'running') {
         console.warn(`arena: match ${match.id} did not synchronize within ${SYNC_TIMEOUT_MS} ms; waiting for a new one`);
         endMatch();
         mm.abandon();
@@ -305,10 +305,14 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
     if (run === undefined) return;
     switch (e.kind) {
       case 'synchronizing':
-        if (run.kind === 'playing') setStatus('synchronizing', `Synchronizing with the other players (${e.count} of ${e.total})…`);
+        // Also fired for a late joiner's handshake with a running session: only the start counts.
+        if (run.kind === 'playing' && status === 'synchronizing') setStatus('synchronizing', `Synchronizing with the other players (${e.count} of ${e.total})…`);
         break;
       case 'running':
-        if (run.kind === 'playing') setStatus('running', `Playing: you are player ${run.match.localSlot + 1} of ${settings.players}.`);
+        if (run.kind === 'playing') {
+          mm.confirm();
+          setStatus('running', `Playing: you are player ${run.match.localSlot + 1} of ${settings.players}.`);
+        }
         break;
       case 'disconnected':
         for (const slot of e.slots) run.left.add(slot);

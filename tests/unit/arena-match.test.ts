@@ -110,6 +110,25 @@ describe('Matchmaker', () => {
     expect(b.mm.match?.id).toBe('a/2');
   });
 
+  it('the host repeats its start until confirmed, so a peer that missed it still joins the match', async () => {
+    const net = new MemoryNetwork({ clock: 'manual', conditioner: { latencyMs: 10 } });
+    const a = await join(net, 'a');
+    const b = await join(net, 'b');
+    net.advance(100);
+    expect(b.mm.match?.id).toBe('a/1');
+    // b lost its match state (as if the start had not arrived): the repeated start brings it back.
+    b.mm.abandon();
+    expect(b.mm.state).toBe('waiting');
+    net.advance(2100);
+    expect(b.mm.match?.id).toBe('a/1');
+    // Once the host's session runs it stops repeating.
+    a.mm.confirm();
+    b.mm.abandon();
+    net.advance(5000);
+    expect(b.mm.state).toBe('waiting');
+    expect(a.mm.match?.id).toBe('a/1');
+  });
+
   it('forgets a peer that leaves before the match', async () => {
     const net = new MemoryNetwork({ clock: 'manual', conditioner: { latencyMs: 10 } });
     const settings = { ...SETTINGS, players: 3 };
