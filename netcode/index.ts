@@ -44,3 +44,7 @@ export type {
 
 // Rollback sessions (GGPO-style) and their engine integration: rollback/index.ts lists them explicitly.
 export * from './rollback/index.ts';
+
+// Yjs documents replicated over rooms (y-protocols sync and awareness), browser persistence:
+// replication/index.ts lists them explicitly. The archival peer is Node-only (relay/index.ts).
+export * from './replication/index.ts';

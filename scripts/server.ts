@@ -4,13 +4,15 @@
  * The main job is the Vite dev server serving `demos/` (the landing page at `/`, each demo at
  * `/<name>/`) and a libp2p relay (WebSockets for browsers, TCP for Node peers) whose address
  * the dev server hands to pages at `GET /peercompute/config.json` (`{ "relays": [...] }`, read
- * by `discoverRelays()` in netcode), so a multiplayer demo works with no configuration. Tests
+ * by `discoverRelays()` in netcode), so a multiplayer demo works with no configuration. Next to
+ * that relay runs the archival peer (netcode/replication/archive.ts), which stores the Yjs
+ * documents of `world*` rooms in `.peercompute/archive` so a world outlives its players. Tests
  * and `npm start` start exactly the same thing.
  *
  * @example
  * ```ts
  * import { startMainJob } from './scripts/server.ts';
- * const job = await startMainJob({ port: 0, relay: { port: 0, keyFile: false } }); // free ports, throwaway relay id
+ * const job = await startMainJob({ port: 0, relay: { port: 0, keyFile: false }, archive: false }); // free ports, throwaway relay id, no archive
  * console.log(job.urls.landing);                // "http://127.0.0.1:41234/"
  * console.log(job.urls.demos[0]?.url);          // "http://127.0.0.1:41234/arena/"
  * console.log(job.relays);                      // ["/ip4/127.0.0.1/tcp/38001/ws/p2p/12D3KooW..."]
@@ -25,7 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer as createViteServer, type LogLevel, type ViteDevServer } from 'vite';
 import { checkRelayAddr, NetcodeError } from '../netcode/index.ts';
-import { startRelay, type Relay } from '../netcode/relay/index.ts';
+import { startArchive, startRelay, type Archive, type Relay } from '../netcode/relay/index.ts';
 import { discoverDemos, type DemoInfo } from './demos.ts';
 import { relayConfigPlugin } from './relay-config.ts';
 
@@ -47,6 +49,12 @@ export const DEFAULT_RELAY_PORT = 9090;
  * restarts: `<repo>/.peercompute/relay-key.json` (gitignored; created with mode 600).
  */
 export const DEFAULT_RELAY_KEY_FILE = path.join(REPO_ROOT, '.peercompute', 'relay-key.json');
+/**
+ * LevelDB directory of the main job's archival peer: `<repo>/.peercompute/archive` (gitignored).
+ * One process at a time: a second main job on the same directory runs without an archive.
+ */
+export const DEFAULT_ARCHIVE_DIR = path.join(REPO_ROOT, '.peercompute', 'archive');
+
 /**
  * Addresses exempt from the relay's per-IP connection rate limit: loopback, where every tab
  * of a developer's browser and every local test comes from.
@@ -93,6 +101,14 @@ export interface MainJobRelayOptions {
   keyFile?: string | false;
 }
 
+/** Options of the archival peer the main job starts ({@link MainJobOptions.archive}). Every field is optional. */
+export interface MainJobArchiveOptions {
+  /** LevelDB directory (created if missing). Default {@link DEFAULT_ARCHIVE_DIR}. */
+  dir?: string;
+  /** Archive rooms whose id starts with this (`''`: every room). Default `'world'`. */
+  roomPrefix?: string;
+}
+
 /** Options of {@link startMainJob}. Every field is optional. */
 export interface MainJobOptions {
   /** Address to listen on. Default {@link DEFAULT_HOST} (`"127.0.0.1"`); `"0.0.0.0"` for all IPv4 interfaces. */
@@ -121,6 +137,15 @@ export interface MainJobOptions {
    * ones. Default `[]`.
    */
   externalRelays?: readonly string[];
+  /**
+   * The archival peer: options, or `false` for none. It runs only next to a relay this job
+   * starts (not with `relay: false` or {@link externalRelays}), joins rooms whose id starts with
+   * `world` as pages join them, and stores their documents in {@link DEFAULT_ARCHIVE_DIR}. It
+   * starts while Vite does; when it cannot start (directory locked by another job, not
+   * writable, ...) the job runs without it and {@link MainJob.archiveError} says why: it never
+   * makes the job fail. Default `{}`.
+   */
+  archive?: MainJobArchiveOptions | false;
   /**
    * Vite's dependency cache folder. Default `node_modules/.vite` (vite.config.ts). A second main
    * job running at the same time as another (a test in a network namespace) gives its own, so
@@ -180,8 +205,13 @@ export interface MainJob {
   relay: Relay | undefined;
   /** `true` when the relay's requested ports were taken and a higher free pair was used instead. */
   relayPortChanged: boolean;
+  /** The archival peer, when it runs (`archive.dir`, `archive.peerId`, `archive.rooms()`). */
+  archive: Archive | undefined;
+  /** Why the archive is not running although it was asked for (it failed to start), else `undefined`. */
+  archiveError: string | undefined;
   /**
-   * Stops everything the job started: file watchers, the HMR socket, the HTTP server and the relay.
+   * Stops everything the job started: file watchers, the HMR socket, the HTTP server, the
+   * archive (which writes what it holds) and the relay.
    * Safe to call more than once; later calls return the first call's promise.
    */
   close(): Promise<void>;
@@ -195,14 +225,16 @@ const RELAY_PORT_FALLBACK_ATTEMPTS = 10;
 /**
  * Starts the main job: the relay (unless told otherwise), then the Vite dev server for `demos/`
  * using `vite.config.ts`, which answers `GET /peercompute/config.json` with the relay's
- * addresses.
+ * addresses, and meanwhile the archival peer next to the relay (unless `archive: false`; it
+ * adds about 0.3-0.5 s, mostly loading WebRTC for Node, and its failure never fails the job).
  *
  * Vite runs in middleware mode behind an HTTP server owned by this function, so that Vite
  * installs no SIGTERM or stdin handler of its own: stopping is decided by the caller through
  * `close()` (scripts/start.ts does it on SIGINT/SIGTERM). HMR shares the same port.
  *
- * Resolves once both listen. The first request to a demo may take a few seconds more while
- * Vite pre-bundles Babylon, Rapier and libp2p into `node_modules/.vite`.
+ * Resolves once both listen (and the archive runs or has failed). The first request to a demo
+ * may take a few seconds more while Vite pre-bundles Babylon, Rapier and libp2p into
+ * `node_modules/.vite`.
  *
  * @param options See {@link MainJobOptions}; `{}` gives `http://127.0.0.1:5173/` and a relay on
  *   127.0.0.1 ports 9090 (WebSocket) and 9091 (TCP).
@@ -244,6 +276,14 @@ export async function startMainJob(options: MainJobOptions = {}): Promise<MainJo
     ({ relay, portChanged: relayPortChanged } = await startJobRelay(relayHost, relayOptions));
   }
   const relaySource: RelaySource = relay !== undefined ? 'started' : external.length > 0 ? 'external' : 'none';
+  // The archive starts while Vite does; awaited before returning.
+  const archiveStart = relay === undefined || options.archive === false
+    ? undefined
+    : startJobArchive(relay, options.archive ?? {}, options.logLevel ?? 'info');
+  const stopArchive = async (): Promise<void> => {
+    const started = await archiveStart;
+    await started?.archive?.close();
+  };
   const relaysFor = (hostHeader: string | undefined): string[] => {
     if (relay === undefined) return external;
     return isWildcard(relayHost) ? wildcardRelayAddrs(relay, hostHeader) : [...relay.wsMultiaddrs];
@@ -262,6 +302,7 @@ export async function startMainJob(options: MainJobOptions = {}): Promise<MainJo
       server: { middlewareMode: { server: httpServer }, ws: { server: httpServer } },
     });
   } catch (error) {
+    await stopArchive();
     await relay?.close();
     throw error;
   }
@@ -273,9 +314,11 @@ export async function startMainJob(options: MainJobOptions = {}): Promise<MainJo
     actualPort = await listenWithFallback(httpServer, host, port, strictPort);
   } catch (error) {
     await vite.close();
+    await stopArchive();
     await relay?.close();
     throw error;
   }
+  const { archive, error: archiveError } = (await archiveStart) ?? {};
 
   const landing = `http://${formatHost(isWildcard(host) ? '127.0.0.1' : host)}:${actualPort}/`;
   const network = isWildcard(host) ? externalAddresses().map((address) => `http://${formatHost(address)}:${actualPort}/`) : [];
@@ -298,8 +341,11 @@ export async function startMainJob(options: MainJobOptions = {}): Promise<MainJo
     relaysForHost: relaysFor,
     relay,
     relayPortChanged,
+    archive,
+    archiveError,
     close() {
-      closing ??= Promise.all([vite.close(), closeHttpServer(httpServer), relay?.close()]).then(() => undefined);
+      // The archive first: it writes what it holds while its relay is still there.
+      closing ??= Promise.all([vite.close(), closeHttpServer(httpServer), stopArchive().finally(() => relay?.close())]).then(() => undefined);
       return closing;
     },
   };
@@ -357,6 +403,28 @@ async function startJobRelay(host: string, options: MainJobRelayOptions): Promis
     `${ports} in use on ${host} for the relay. Stop the program using them, or choose others (--relay-port N; 0 picks free ports), or run without it (--no-relay).`,
     { host, port: wsPort, service: 'relay' },
   );
+}
+
+/**
+ * Starts the archival peer next to the job's relay (its room topics watched directly). Never
+ * throws: a failure comes back as `error`. Status lines go to the console unless the log level
+ * is `warn` or quieter.
+ */
+async function startJobArchive(relay: Relay, options: MainJobArchiveOptions, logLevel: LogLevel): Promise<{ archive?: Archive; error?: string }> {
+  const verbose = logLevel === 'info';
+  try {
+    const archive = await startArchive({
+      relays: relay.tcpMultiaddrs,
+      dir: options.dir ?? DEFAULT_ARCHIVE_DIR,
+      ...(options.roomPrefix === undefined ? {} : { roomPrefix: options.roomPrefix }),
+      relayPubsub: relay.libp2p.services.pubsub,
+      peer: { allow: [...RELAY_ALLOW_LOOPBACK] },
+      log: verbose ? (line) => console.log(`archive: ${line}`) : () => {},
+    });
+    return { archive };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 /** Whether `port` on `host` can be listened on now (0: always). Rethrows errors other than EADDRINUSE. */

@@ -1,14 +1,15 @@
 /**
- * `npm start`: runs the main job (see scripts/server.ts: dev server and relay) until Ctrl+C,
+ * `npm start`: runs the main job (see scripts/server.ts: dev server, relay, archive) until Ctrl+C,
  * printing where each demo is and the relay's addresses.
  *
- * Usage: `npm start -- [--port N] [--host ADDR] [--relay-port N | --no-relay | --relay ADDR...]`
+ * Usage: `npm start -- [--port N] [--host ADDR] [--relay-port N | --no-relay | --relay ADDR...] [--archive-dir DIR | --no-archive]`
  * or `tsx scripts/start.ts --help`.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RELAY_KEY_FILE, DEFAULT_RELAY_PORT, MainJobError, REPO_ROOT, startMainJob, type MainJob, type MainJobOptions,
+  DEFAULT_ARCHIVE_DIR, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RELAY_KEY_FILE, DEFAULT_RELAY_PORT, MainJobError, REPO_ROOT, startMainJob,
+  type MainJob, type MainJobOptions,
 } from './server.ts';
 import { closeOnSignals, isMainModule } from '../netcode/relay/index.ts';
 
@@ -18,8 +19,9 @@ export const HELP_TEXT = `Usage: npm start -- [options]
 
 Starts the PeerCompute main job: the Vite dev server for demos/ (landing page at /,
 each demo at /<name>/) and a libp2p relay (WebSockets for browsers, TCP for Node peers) whose
-address pages get from GET /peercompute/config.json. Prints the URL of every demo and the
-relay's multiaddrs, then runs until Ctrl+C or SIGTERM.
+address pages get from GET /peercompute/config.json, with its archival peer (stores world*
+rooms on disk). Prints the URL of every demo and the relay's multiaddrs, then runs until
+Ctrl+C or SIGTERM.
 
 Options:
   -p, --port <n>     TCP port, 0..65535 (0 = any free port). Default: $PORT, else ${DEFAULT_PORT}.
@@ -38,6 +40,12 @@ Options:
                      Use a relay started elsewhere (npm run relay, a public one) instead of
                      starting one: its browser address, ending with /p2p/<peer id>.
                      Repeatable (several relays).
+      --archive-dir <path>
+                     Directory where the archival peer next to the relay stores the Yjs
+                     documents of world* rooms, so a world survives every player leaving.
+                     Default ${path.relative(REPO_ROOT, DEFAULT_ARCHIVE_DIR)}. If it cannot start (e.g. another
+                     npm start holds the directory), everything else runs without it.
+      --no-archive   Start no archival peer.
   -h, --help         Show this help and exit.
 
 Environment:
@@ -76,6 +84,8 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       'relay-port': { type: 'string' },
       'no-relay': { type: 'boolean', default: false },
       relay: { type: 'string', multiple: true },
+      'archive-dir': { type: 'string' },
+      'no-archive': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -113,6 +123,20 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     }
     options.relay = { port: Number(relayPort), strictPort: true };
   }
+  const archiveDir = values['archive-dir'];
+  if (archiveDir !== undefined && values['no-archive']) {
+    throw new MainJobError('BadOption', '--no-archive excludes --archive-dir', { option: '--archive-dir', value: archiveDir });
+  }
+  if ((archiveDir !== undefined || values['no-archive']) && (external.length > 0 || values['no-relay'])) {
+    const flag = archiveDir !== undefined ? '--archive-dir' : '--no-archive';
+    throw new MainJobError('BadOption', `${flag}: the archive runs next to the relay this job starts; there is none with ${values['no-relay'] ? '--no-relay' : '--relay'}`, { option: flag, value: archiveDir ?? '' });
+  }
+  if (archiveDir !== undefined) {
+    if (archiveDir.trim() === '') throw new MainJobError('BadOption', '--archive-dir must not be empty', { option: '--archive-dir', value: archiveDir });
+    options.archive = { dir: path.resolve(archiveDir) };
+  } else if (values['no-archive']) {
+    options.archive = false;
+  }
   return { help: values.help, options };
 }
 
@@ -126,6 +150,7 @@ export function parseStartArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
  * Relay 12D3KooW... (key file .peercompute/relay-key.json; pages get it from /peercompute/config.json):
  *   Browsers:      /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooW...
  *   Node:          /ip4/127.0.0.1/tcp/9091/p2p/12D3KooW...
+ * Archive: rooms world* stored in .peercompute/archive (peer 12D3KooW...)
  * Press Ctrl+C to stop.
  * ```
  *
@@ -168,6 +193,13 @@ export function formatBanner(job: MainJob, requestedPort?: number): string {
     lines.push('No relay (--no-relay): multiplayer pages need ?relay=<multiaddr> in their URL.');
   }
   for (const [label, addr] of relayRows) lines.push(`  ${`${label}:`.padEnd(width)} ${addr}`);
+  if (job.archive !== undefined) {
+    const relative = path.relative(process.cwd(), job.archive.dir);
+    const dir = relative === '' || relative.startsWith('..') ? job.archive.dir : relative;
+    lines.push(`Archive: rooms ${job.archive.roomPrefix}* stored in ${dir} (peer ${job.archive.peerId})`);
+  } else if (job.archiveError !== undefined) {
+    lines.push(`Archive not running (worlds are not stored on this machine): ${job.archiveError}`);
+  }
   lines.push('Press Ctrl+C to stop.');
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 /**
- * `npm run relay`: runs a standalone relay until Ctrl+C / SIGTERM, printing its multiaddrs and
- * then its metrics periodically.
+ * `npm run relay`: runs a standalone relay (and its archival peer, which stores world rooms on
+ * disk) until Ctrl+C / SIGTERM, printing its multiaddrs and then its metrics periodically.
  *
  * Usage: `npm run relay -- [--port N] [--announce ADDR] ...` or `tsx netcode/relay/cli.ts --help`.
  */
@@ -13,6 +13,7 @@ import {
   DEFAULT_CONNECTIONS_PER_IP_PER_SECOND, DEFAULT_MAX_RESERVATIONS, DEFAULT_RELAY_HOST, DEFAULT_RELAY_MAX_CONNECTIONS,
   DEFAULT_RELAYED_DATA_BYTES, DEFAULT_RELAYED_DURATION_MS, type RelayOptions,
 } from './relay-options.ts';
+import { DEFAULT_ARCHIVE_ROOM_PREFIX, startArchive, type Archive } from '../replication/archive.ts';
 import { closeOnSignals, isMainModule } from './process.ts';
 import { startRelay, type Relay, type RelayMetrics } from './relay.ts';
 
@@ -56,6 +57,14 @@ Options:
       --health-port <n>        Serve GET /health and GET /metrics (JSON) on this port. Default off.
       --metrics-interval <s>   Print metrics every s seconds; 0 = never. Default ${DEFAULT_METRICS_INTERVAL_S}.
       --json                   Print the metrics lines as JSON objects.
+      --archive-dir <path>     Directory where the archival peer stores the Yjs documents of
+                               archived rooms (LevelDB), so a world survives every player
+                               leaving. Default: <data dir>/peercompute/archive-<port>, where
+                               the data dir is $XDG_DATA_HOME or ~/.local/share.
+      --archive-prefix <p>     Archive rooms whose id starts with this ('' = all rooms).
+                               Default ${DEFAULT_ARCHIVE_ROOM_PREFIX}.
+      --no-archive             Run no archival peer. When the archive cannot start (directory
+                               held by another process, ...) the relay runs without it.
   -h, --help                   Show this help and exit.
 `;
 
@@ -68,14 +77,18 @@ export interface RelayArgs {
   readonly metricsIntervalMs: number;
   /** Print metrics as JSON. */
   readonly json: boolean;
+  /** The archival peer to start next to the relay, or `undefined` with `--no-archive`. */
+  readonly archive: { readonly dir: string; readonly roomPrefix: string } | undefined;
 }
 
 /**
  * Parses `npm run relay` arguments with Node's `util.parseArgs`.
  *
  * @param argv Arguments after the script name, e.g. `process.argv.slice(2)`.
- * @param env Environment for the default key file location (`XDG_CONFIG_HOME`, `HOME`).
- * @throws NetcodeError `InvalidConfig` for a number out of range (message names the flag);
+ * @param env Environment for the default key file and archive locations (`XDG_CONFIG_HOME`,
+ *   `XDG_DATA_HOME`, `HOME`).
+ * @throws NetcodeError `InvalidConfig` for a number out of range, or contradicting flags
+ *   (message names the flag);
  *   TypeError from `parseArgs` for unknown flags or a flag missing its value.
  */
 export function parseRelayArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RelayArgs {
@@ -98,6 +111,9 @@ export function parseRelayArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       'health-port': { type: 'string' },
       'metrics-interval': { type: 'string' },
       json: { type: 'boolean', default: false },
+      'archive-dir': { type: 'string' },
+      'archive-prefix': { type: 'string' },
+      'no-archive': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -128,7 +144,17 @@ export function parseRelayArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     ...(values['health-port'] === undefined ? {} : { healthPort: number('--health-port', values['health-port'], 0, 65535) }),
   };
   const metricsIntervalS = values['metrics-interval'] === undefined ? DEFAULT_METRICS_INTERVAL_S : number('--metrics-interval', values['metrics-interval'], 0, 86_400);
-  return { help: values.help, options, metricsIntervalMs: metricsIntervalS * 1000, json: values.json };
+  if (values['no-archive'] && (values['archive-dir'] !== undefined || values['archive-prefix'] !== undefined)) {
+    throw new NetcodeError('InvalidConfig', '--no-archive excludes --archive-dir and --archive-prefix', { option: '--no-archive' });
+  }
+  const dataDir = env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== ''
+    ? env.XDG_DATA_HOME
+    : path.join(env.HOME ?? os.homedir(), '.local', 'share');
+  const archive = values['no-archive'] ? undefined : {
+    dir: path.resolve(values['archive-dir'] ?? path.join(dataDir, 'peercompute', `archive-${wsPort}`)),
+    roomPrefix: values['archive-prefix'] ?? DEFAULT_ARCHIVE_ROOM_PREFIX,
+  };
+  return { help: values.help, options, metricsIntervalMs: metricsIntervalS * 1000, json: values.json, archive };
 }
 
 /**
@@ -142,8 +168,11 @@ export function formatMetrics(metrics: RelayMetrics): string {
     + `rooms=${metrics.roomTopics} in=${formatBytes(metrics.bytesIn)} out=${formatBytes(metrics.bytesOut)} uptime=${hms}`;
 }
 
-/** The banner printed once the relay listens (multiaddrs, key file, health URL). */
-export function formatBanner(relay: Relay): string {
+/**
+ * The banner printed once the relay listens (multiaddrs, key file, health URL, archive).
+ * @param archive the running archive, the reason it is not running, or `undefined` when it was not asked for.
+ */
+export function formatBanner(relay: Relay, archive?: Archive | { readonly error: string }): string {
   const lines = [`PeerCompute relay ${relay.peerId} is running.`];
   if (relay.keyFile !== undefined) lines.push(`  Key file: ${relay.keyFile}${relay.keyCreated ? ' (created)' : ''}`);
   else lines.push('  No key file (--ephemeral): the peer id changes on every start.');
@@ -154,6 +183,8 @@ export function formatBanner(relay: Relay): string {
     lines.push(`  Other:    ${addr}`);
   }
   if (relay.healthUrl !== undefined) lines.push(`  Health:   ${relay.healthUrl}health  Metrics: ${relay.healthUrl}metrics`);
+  if (archive !== undefined && 'error' in archive) lines.push(`  Archive not running (rooms are not stored): ${archive.error}`);
+  else if (archive !== undefined) lines.push(`  Archive:  rooms ${archive.roomPrefix}* stored in ${archive.dir} (peer ${archive.peerId})`);
   lines.push('Press Ctrl+C to stop.');
   return lines.join('\n');
 }
@@ -194,7 +225,20 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  console.log(formatBanner(relay));
+  let archive: Archive | { error: string } | undefined;
+  if (args.archive !== undefined) {
+    try {
+      archive = await startArchive({
+        relays: relay.tcpMultiaddrs,
+        ...args.archive,
+        relayPubsub: relay.libp2p.services.pubsub,
+        peer: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },
+      });
+    } catch (error) {
+      archive = { error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+  console.log(formatBanner(relay, archive));
   const print = (): void => {
     const metrics = relay.metrics();
     console.log(args.json ? JSON.stringify({ time: new Date().toISOString(), ...metrics }) : formatMetrics(metrics));
@@ -208,7 +252,10 @@ async function main(): Promise<void> {
       clearInterval(timer);
       print();
     },
-    close: () => relay.close(),
+    close: async () => {
+      if (archive !== undefined && !('error' in archive)) await archive.close();
+      await relay.close();
+    },
   });
 }
 

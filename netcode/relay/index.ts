@@ -20,4 +20,9 @@ export type { RelayOptions } from './relay-options.ts';
 export { loadOrCreateKey } from './key-file.ts';
 export type { KeyFileResult } from './key-file.ts';
 export { closeOnSignals, isMainModule } from './process.ts';
+// The archival peer that runs next to the relay (replication/archive.ts; Node only: LevelDB).
+export {
+  startArchive, DEFAULT_ARCHIVE_ROOM_PREFIX, DEFAULT_ARCHIVE_MAX_ROOMS, DEFAULT_ARCHIVE_COMPACT_EVERY,
+} from '../replication/archive.ts';
+export type { Archive, ArchiveOptions, ArchiveStats, TopicSource } from '../replication/archive.ts';
 export type { CloseOnSignalsOptions } from './process.ts';
