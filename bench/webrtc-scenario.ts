@@ -147,7 +147,7 @@ export async function runWebrtcBench(options: { pings: number; frames: number; e
   let step = 'start the main job';
   try {
     job = await startMainJob({
-      host: '127.0.0.1', port: 0, logLevel: 'warn', relay: { port: 0, keyFile: false },
+      host: '127.0.0.1', port: 0, logLevel: 'warn', relay: { port: 0, keyFile: false }, archive: false,
       viteCacheDir: path.join(REPO_ROOT, 'node_modules', '.vite-bench-webrtc'),
     });
     step = 'launch Chromium';

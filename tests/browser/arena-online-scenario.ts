@@ -139,7 +139,7 @@ export async function runScenario(options: {
   let step = 'start the main job';
   try {
     job = await startMainJob({
-      host: '127.0.0.1', port: 0, logLevel: 'warn', relay: { port: 0, keyFile: false },
+      host: '127.0.0.1', port: 0, logLevel: 'warn', relay: { port: 0, keyFile: false }, archive: false,
       viteCacheDir: path.join(REPO_ROOT, 'node_modules', '.vite-arena-online'),
     });
     log(`main job at ${job.urls.landing}, relay ${job.relays.join(', ')}`);

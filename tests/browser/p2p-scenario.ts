@@ -125,7 +125,7 @@ export async function runScenario(options: { pages: number; screenshots?: string
   try {
     const t0 = performance.now();
     job = await startMainJob({
-      host: '127.0.0.1', port: 0, logLevel: 'warn', relay: { port: 0, keyFile: false },
+      host: '127.0.0.1', port: 0, logLevel: 'warn', relay: { port: 0, keyFile: false }, archive: false,
       // Its own dependency cache: the browser project's main job may be optimising into the default one right now.
       viteCacheDir: path.join(REPO_ROOT, 'node_modules', '.vite-p2p'),
     });
