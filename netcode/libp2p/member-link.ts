@@ -9,6 +9,11 @@
  * - A link on a relayed connection retries a direct dial with backoff (2 s doubling to 60 s)
  *   and moves to a direct connection as soon as one opens (new stream, old stream closed
  *   after its last frame; the receiver keeps the order, see inbound.ts).
+ * - The dialling side never makes frames wait for a WebRTC dial: WebRTC is negotiated through
+ *   the relay and its first dial sometimes stalls until the dial timeout (seen: 9-20 s). When the
+ *   member can only be reached directly over WebRTC, the link opens its stream on a relayed
+ *   connection at once and tries the WebRTC upgrade in the background right away. Direct TCP and
+ *   WebSocket addresses (Node peers) are still dialled first: they connect or fail fast.
  * - A broken stream is reopened with exponential backoff while the member is in the room.
  * - RTT: PING frames every keep-alive on our stream, answered by PONG on the same stream,
  *   timed with `performance.now()`; smoothed with an EWMA of weight 0.2.
@@ -72,6 +77,8 @@ export class MemberLink {
   private queuedBytes = 0;
   private opening = false;
   private migrating = false;
+  /** Set when the stream goes relayed without having tried WebRTC: upgrade without waiting. */
+  private upgradeNow = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private upgradeTimer: ReturnType<typeof setTimeout> | undefined;
   private nonce = Math.floor(Math.random() * 0xffffffff);
@@ -250,10 +257,14 @@ export class MemberLink {
       return best ?? this.host.dialGraceMs - age;
     }
     const plan = dialPlan(this.peerId, this.addrs, this.host.relayAddrs(), this.host.webrtc);
-    if (topology !== 'relay-star' && plan.direct.length > 0) {
-      const direct = await this.dial(plan.direct).catch(() => undefined);
+    const fast = plan.direct.filter((a) => addrKind(a) !== 'direct-webrtc');
+    const webrtcOnly = fast.length === 0 && plan.direct.length > 0;
+    if (topology !== 'relay-star' && plan.direct.length > 0 && !(webrtcOnly && (best !== undefined || plan.relayed.length > 0))) {
+      const direct = await this.dial(fast.length > 0 ? fast : plan.direct).catch(() => undefined);
       if (direct !== undefined && connectionKind(direct) !== 'relayed') return direct;
     }
+    // Relayed now; attach() starts the upgrade to WebRTC at once when that is the way to go direct.
+    if (webrtcOnly && topology !== 'relay-star' && this.host.localPeerId < this.peerId) this.upgradeNow = true;
     const relayed = this.bestConnection();
     if (relayed !== undefined) return relayed;
     if (plan.relayed.length === 0) throw new Error(`no address to reach ${this.peerId}`);
@@ -275,7 +286,10 @@ export class MemberLink {
     });
     void this.readPongs(stream);
     this.flush();
-    if (connectionKind(connection) === 'relayed') this.scheduleUpgrade();
+    if (connectionKind(connection) === 'relayed') {
+      this.scheduleUpgrade(this.upgradeNow ? 0 : undefined);
+      this.upgradeNow = false;
+    }
   }
 
   /** Writes the queued frames, oldest first, while the stream takes them. */
