@@ -44,3 +44,17 @@ export { encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate, decodeSyncMessage, 
 export type { SyncMessage, MalformedReplicationMessage, AwarenessEntry } from './messages.ts';
 export { encodeChunks, decodeChunk, CHUNK_HEADER_MAX_BYTES, CHUNK_KIND_SYNC, CHUNK_KIND_AWARENESS } from './chunks.ts';
 export type { Chunk, ChunkKind } from './chunks.ts';
+
+// ECS binding: replicated components over the document (ecs.ts), its authority guard and formats.
+export {
+  Replicated, Replicator, defineReplicated, replicateWorld,
+  DEFAULT_NETWORK_HZ, DEFAULT_INTERPOLATION_DELAY_MS, DEFAULT_COMPACT_INTERVAL_MS, DEFAULT_MAX_SNAPSHOTS, DEFAULT_OWNERSHIP_CHANNEL,
+} from './ecs.ts';
+export type { Authority, ReplicatedComponent, ReplicatedOptions, ReplicateWorldOptions, ReplicatorStats } from './ecs.ts';
+export { EcsAuthority, CLAIMS_ROOT, SHARED_ROOT, WRITER_ROOT_PREFIX, GENERATION_KEY } from './ecs-authority.ts';
+export type { AuthorityRejectReason, AuthorityStats } from './ecs-authority.ts';
+export {
+  ENTITY_BLOB_VERSION, MAX_REPLICATED_COMPONENTS, MAX_NET_ID_LENGTH, defaultQuantization, encodeBlob, encodeBlobBody, decodeBlob,
+  formatNetId, isNetId, encodeOwnership, decodeOwnership,
+} from './ecs-codec.ts';
+export type { Quantization, QuantizedField, BlobLayout, BlobHeader, DecodedBlob, OwnershipMessage } from './ecs-codec.ts';
