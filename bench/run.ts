@@ -13,6 +13,7 @@ import os from 'node:os';
 import { formatTable, type BenchRow } from './harness.ts';
 import { benchNet } from './net.bench.ts';
 import { benchPhysicsStep, benchSnapshot } from './physics.bench.ts';
+import { benchReplication } from './replication.bench.ts';
 import { benchRollback } from './rollback.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
 import { benchWebrtc } from './webrtc.bench.ts';
@@ -24,6 +25,7 @@ const groups: Record<string, () => Promise<BenchRow[]>> = {
   webrtc: benchWebrtc,
   net: benchNet,
   rollback: benchRollback,
+  replication: benchReplication,
 };
 
 async function main(): Promise<void> {

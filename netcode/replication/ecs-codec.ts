@@ -201,25 +201,26 @@ export function isNetId(s: unknown): s is string {
 /** Kinds of message on the ownership channel. */
 export const OWN_REQUEST = 1;
 export const OWN_GRANT = 2;
+export const OWN_DECLINE = 3;
 
 /**
  * A message on the ownership channel (`repl/own`): `[kind varuint][netId varstring]` and, for a
  * grant, `[epoch varuint][blob varUint8Array]` (the latest state, so the new owner continues
- * from it).
+ * from it); for a decline (a grant the receiver did not take, e.g. it no longer asked for it or
+ * saw a newer owner meanwhile), `[epoch varuint]` of that grant, so the granter takes it back.
  */
 export type OwnershipMessage =
   | { readonly kind: 'request'; readonly netId: string }
-  | { readonly kind: 'grant'; readonly netId: string; readonly epoch: number; readonly blob: Uint8Array };
+  | { readonly kind: 'grant'; readonly netId: string; readonly epoch: number; readonly blob: Uint8Array }
+  | { readonly kind: 'decline'; readonly netId: string; readonly epoch: number };
 
 /** Encodes an ownership message. */
 export function encodeOwnership(m: OwnershipMessage): Uint8Array {
   const enc = encoding.createEncoder();
-  encoding.writeVarUint(enc, m.kind === 'request' ? OWN_REQUEST : OWN_GRANT);
+  encoding.writeVarUint(enc, m.kind === 'request' ? OWN_REQUEST : m.kind === 'grant' ? OWN_GRANT : OWN_DECLINE);
   encoding.writeVarString(enc, m.netId);
-  if (m.kind === 'grant') {
-    encoding.writeVarUint(enc, m.epoch);
-    encoding.writeVarUint8Array(enc, m.blob);
-  }
+  if (m.kind !== 'request') encoding.writeVarUint(enc, m.epoch);
+  if (m.kind === 'grant') encoding.writeVarUint8Array(enc, m.blob);
   return encoding.toUint8Array(enc);
 }
 
@@ -233,6 +234,7 @@ export function decodeOwnership(bytes: Uint8Array): OwnershipMessage | undefined
     let m: OwnershipMessage;
     if (kind === OWN_REQUEST) m = { kind: 'request', netId };
     else if (kind === OWN_GRANT) m = { kind: 'grant', netId, epoch: decoding.readVarUint(dec), blob: decoding.readVarUint8Array(dec) };
+    else if (kind === OWN_DECLINE) m = { kind: 'decline', netId, epoch: decoding.readVarUint(dec) };
     else return undefined;
     return decoding.hasContent(dec) ? undefined : m;
   } catch {

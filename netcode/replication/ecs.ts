@@ -130,6 +130,12 @@ export const Replicated = defineComponent('Replicated', { index: 'u32' }, { roll
 
 const REPLICATED_ONLY = [Replicated] as const;
 
+/**
+ * Network ticks a grantee that despawns an entity soon after its grant keeps its copy while
+ * waiting for the grantor's frozen copy to go (5 s at 20 Hz); see {@link Replicator.flush}.
+ */
+const GRANT_HOLD_TICKS = 100;
+
 /** `'owner'`: one peer writes, the others read (interpolated). `'shared'`: any peer writes, last writer wins per field. */
 export type Authority = 'owner' | 'shared';
 
@@ -239,6 +245,11 @@ interface Entry {
   removed: boolean;
   /** Granted to this peer, its copy not seen yet. */
   grantedTo: PeerId | undefined;
+  /** Owned by grant from this peer, whose frozen copy may still be in its map (see {@link Replicator.flush}). */
+  heldFrom: PeerId | undefined;
+  /** Whether the grantor's copy was seen since the grant, and the tick after which we stop waiting for it to go. */
+  heldSeen: boolean;
+  heldUntil: number;
   /** Remote: received states, oldest first. */
   snaps: Snapshot[];
 }
@@ -416,7 +427,20 @@ export class Replicator {
     const writes: [string, Uint8Array][] = [];
     const deletes: string[] = [];
     for (const e of this.byNetId.values()) {
+      const copies = this.copies.get(e.netId);
+      if (e.heldFrom !== undefined) {
+        const held = copies?.has(e.heldFrom) === true;
+        if ((e.heldSeen && !held) || this.tick > e.heldUntil || !this.provider.room.peers().includes(e.heldFrom)) e.heldFrom = undefined;
+        e.heldSeen ||= held;
+      }
       if (e.removed) {
+        // Despawned while the grantor still holds its frozen copy: deleting ours now would leave
+        // that copy winning everywhere (the grantor only lets go on seeing ours). Publish ours
+        // first and delete it once the grantor's copy is gone.
+        if (e.heldFrom !== undefined) {
+          if (!copies?.has(this.peerId) && e.lastBlob !== undefined) writes.push([e.netId, e.lastBlob]);
+          continue;
+        }
         deletes.push(e.netId);
         continue;
       }
@@ -456,7 +480,7 @@ export class Replicator {
       if (compact || !(gen instanceof Y.Map)) {
         const fresh = new Y.Map<unknown>();
         for (const e of this.byNetId.values()) {
-          if (e.owned && !e.removed && e.lastBlob !== undefined) fresh.set(e.netId, e.lastBlob);
+          if (e.owned && (!e.removed || e.heldFrom !== undefined) && e.lastBlob !== undefined) fresh.set(e.netId, e.lastBlob);
           else if (!e.owned && e.grantedTo !== undefined && e.lastBlob !== undefined) fresh.set(e.netId, e.lastBlob);
         }
         root.set(GENERATION_KEY, fresh);
@@ -480,6 +504,7 @@ export class Replicator {
       this.copies.get(k)?.delete(this.peerId);
       const e = this.byNetId.get(k);
       if (e !== undefined && e.removed) this.forget(e);
+      else this.resolve(k); // our stale copy gone: the entity follows the remaining copies, or despawns when none is left
     }
   }
 
@@ -554,7 +579,7 @@ export class Replicator {
   private newEntry(netId: string, eid: number, owned: boolean, owner: PeerId, epoch: number, adoptedFrom: string): Entry {
     const e: Entry = {
       netId, index: this.table.length, eid, owned, epoch, adoptedFrom, owner,
-      lastBody: undefined, lastBlob: undefined, removed: false, grantedTo: undefined, snaps: [],
+      lastBody: undefined, lastBlob: undefined, removed: false, grantedTo: undefined, heldFrom: undefined, heldSeen: false, heldUntil: 0, snaps: [],
     };
     this.table.push(e);
     this.byNetId.set(netId, e);
@@ -735,7 +760,9 @@ export class Replicator {
       return;
     }
     if (e !== undefined && e.grantedTo !== undefined) {
-      if (winner !== e.grantedTo) return; // still our frozen copy (or another) until the grantee's appears
+      // Our frozen copy stays until the grantee's appears, or any copy above the grant (the
+      // grantee handed it on before writing it).
+      if (winner !== e.grantedTo && best.epoch <= e.epoch) return;
       e.grantedTo = undefined;
       e.lastBlob = undefined;
     }
@@ -870,10 +897,26 @@ export class Replicator {
       e.snaps = [];
       return;
     }
+    if (m.kind === 'decline') {
+      // The grantee did not take our grant: nobody writes the entity; take it back above the grant.
+      if (e === undefined || e.grantedTo !== ev.from || m.epoch !== e.epoch + 1) return;
+      e.grantedTo = undefined;
+      e.owned = true;
+      e.owner = this.peerId;
+      e.epoch += 2;
+      e.lastBody = undefined;
+      return;
+    }
     // Grant: only one we asked for, from the peer that owns it here.
     const blob = decodeBlob(this.layout, m.blob);
     if (e === undefined || e.owned || !this.requested.has(m.netId) || e.owner !== ev.from || blob === undefined || m.epoch <= e.epoch) {
       this.dropCounts.unexpectedGrant++;
+      // Tell the granter, which stopped writing for us and would otherwise wait for our copy forever.
+      try {
+        this.provider.room.send(ev.from, this.channel, encodeOwnership({ kind: 'decline', netId: m.netId, epoch: m.epoch }));
+      } catch {
+        // granter gone: whoever adopts its entities takes this one too
+      }
       return;
     }
     this.requested.delete(m.netId);
@@ -883,6 +926,11 @@ export class Replicator {
     e.epoch = m.epoch;
     e.adoptedFrom = '';
     e.lastBody = undefined;
+    e.lastBlob = encodeBlob({ epoch: m.epoch, tick: this.tick, adoptedFrom: '' }, encodeBlobBody(this.layout, blob.mask, blob.values));
+    e.grantedTo = undefined;
+    e.heldFrom = ev.from;
+    e.heldSeen = false;
+    e.heldUntil = this.tick + GRANT_HOLD_TICKS;
     e.snaps = [];
   }
 }
