@@ -82,13 +82,22 @@
  * `allowTransfer` agrees, default yes) stops writing at once and sends the grant with the latest
  * blob and `epoch + 1`; the new owner takes the entity from that state and writes it into its
  * own map with the new epoch at its next tick. The old owner keeps its (frozen) copy until it
- * sees the new one, then deletes it (the lead's plan deleted it with the grant: readers would
- * then despawn and respawn the entity during the hand-over). At every instant at most one peer
- * writes the entity. A grantee that leaves before writing makes the granter take it back with
- * `epoch + 2`. Disconnect: when the owner leaves the room, the lowest peer id among the
+ * sees the new one, then deletes it (deleting it with the grant would make readers despawn
+ * and respawn the entity during the hand-over). At every instant at most one peer writes the
+ * entity. The granter takes the entity back with `epoch + 2` when the grantee leaves before
+ * writing, when the grantee answers with a `decline` (it dropped the grant: its view changed
+ * while the grant was in flight), and when no copy of the grantee appears within
+ * `GRANT_TIMEOUT_TICKS` (10 s: a grant or decline lost to a partition; a late copy then simply
+ * loses to the higher epoch). A grantee that despawns the entity before the granter saw its copy
+ * publishes its copy first and deletes it once the granter's frozen copy is gone (at most
+ * `GRANT_HOLD_TICKS`, 5 s), or the frozen copy would win everywhere. Disconnect: when the owner leaves the room, the lowest peer id among the
  * remaining members (and us) adopts its entities: `epoch + 1`, `adoptedFrom` set, from their
  * newest received state. Peers that disagree about who is lowest (partition) both adopt; the
  * copy rule leaves one. A returning owner finds higher copies and drops its own.
+ *
+ * Tested by a seeded 5-peer fuzz (tests/unit/replication-ecs-fuzz.test.ts: loss, duplication,
+ * reordering, a partition, a timed-out peer, ownership churn): every peer ends with the same
+ * entities, values and single owner per entity.
  *
  * Left out: shared components are applied directly (not interpolated); components removed
  * from a remote entity are not removed locally; a remote entity despawned locally is re-created
@@ -135,6 +144,14 @@ const REPLICATED_ONLY = [Replicated] as const;
  * waiting for the grantor's frozen copy to go (5 s at 20 Hz); see {@link Replicator.flush}.
  */
 const GRANT_HOLD_TICKS = 100;
+/**
+ * Network ticks a grantor waits for its grantee's copy before taking the entity back (at the
+ * grant's epoch + 1, so above any copy the grantee may still write): 10 s at 20 Hz. A grant or
+ * its decline lost to a partition or a reconnect would otherwise leave the entity with no writer.
+ * If the grantee did take it and its copy was only late, the two copies resolve like any others
+ * (the higher epoch wins) and the grantee stops writing.
+ */
+const GRANT_TIMEOUT_TICKS = 200;
 
 /** `'owner'`: one peer writes, the others read (interpolated). `'shared'`: any peer writes, last writer wins per field. */
 export type Authority = 'owner' | 'shared';
@@ -222,6 +239,8 @@ export interface ReplicatorStats {
   readonly blobsWritten: number;
   readonly sharedWritten: number;
   readonly compactions: number;
+  /** Grants taken back because no copy of the grantee appeared in time (lost grant or decline). */
+  readonly grantsTimedOut: number;
   /** Dropped input from peers: undecodable blobs, entries by an author not bound to the map's peer, bad shared values, bad ownership messages, grants we did not expect. */
   readonly drops: Readonly<Record<'malformedBlob' | 'forgedEntry' | 'invalidShared' | 'malformedMessage' | 'unexpectedGrant', number>>;
 }
@@ -245,6 +264,8 @@ interface Entry {
   removed: boolean;
   /** Granted to this peer, its copy not seen yet. */
   grantedTo: PeerId | undefined;
+  /** Tick after which an unanswered grant is taken back ({@link GRANT_TIMEOUT_TICKS}). */
+  grantUntil: number;
   /** Owned by grant from this peer, whose frozen copy may still be in its map (see {@link Replicator.flush}). */
   heldFrom: PeerId | undefined;
   /** Whether the grantor's copy was seen since the grant, and the tick after which we stop waiting for it to go. */
@@ -300,7 +321,7 @@ export class Replicator {
   private adding = false;
   private disposed = false;
   private cancelTick: (() => void) | undefined;
-  private readonly counters = { ticks: 0, transactions: 0, updateBytes: 0, blobsWritten: 0, sharedWritten: 0, compactions: 0 };
+  private readonly counters = { ticks: 0, transactions: 0, updateBytes: 0, blobsWritten: 0, sharedWritten: 0, compactions: 0, grantsTimedOut: 0 };
   private readonly dropCounts = { malformedBlob: 0, forgedEntry: 0, invalidShared: 0, malformedMessage: 0, unexpectedGrant: 0 };
 
   /** @internal Use {@link replicateWorld}. */
@@ -444,6 +465,15 @@ export class Replicator {
         deletes.push(e.netId);
         continue;
       }
+      if (!e.owned && e.grantedTo !== undefined && this.tick > e.grantUntil) {
+        // Our grant was never answered by a copy (lost grant or decline): take it back above it.
+        e.grantedTo = undefined;
+        e.owned = true;
+        e.owner = this.peerId;
+        e.epoch += 2;
+        e.lastBody = undefined;
+        this.counters.grantsTimedOut++;
+      }
       if (!e.owned) {
         if (this.copies.get(e.netId)?.has(this.peerId) && e.grantedTo === undefined) deletes.push(e.netId);
         continue;
@@ -579,7 +609,7 @@ export class Replicator {
   private newEntry(netId: string, eid: number, owned: boolean, owner: PeerId, epoch: number, adoptedFrom: string): Entry {
     const e: Entry = {
       netId, index: this.table.length, eid, owned, epoch, adoptedFrom, owner,
-      lastBody: undefined, lastBlob: undefined, removed: false, grantedTo: undefined, heldFrom: undefined, heldSeen: false, heldUntil: 0, snaps: [],
+      lastBody: undefined, lastBlob: undefined, removed: false, grantedTo: undefined, grantUntil: 0, heldFrom: undefined, heldSeen: false, heldUntil: 0, snaps: [],
     };
     this.table.push(e);
     this.byNetId.set(netId, e);
@@ -893,6 +923,7 @@ export class Replicator {
       }
       e.owned = false;
       e.grantedTo = ev.from;
+      e.grantUntil = this.tick + GRANT_TIMEOUT_TICKS;
       e.owner = ev.from;
       e.snaps = [];
       return;

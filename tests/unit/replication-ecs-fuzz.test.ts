@@ -196,7 +196,7 @@ function differences(peers: readonly FuzzPeer[]): string[] {
 }
 
 describe('ECS replication under a seeded bad network', { timeout: 30_000 }, () => {
-  for (const seed of [1, 2]) {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`seed ${seed}: 5 peers spawn, despawn, move, write shared fields and trade ownership through loss, a partition and a timed-out peer: all worlds agree`, async () => {
       const started = performance.now();
       const r = await fuzz(seed, 1000);
@@ -221,18 +221,6 @@ describe('ECS replication under a seeded bad network', { timeout: 30_000 }, () =
       }
     });
   }
-
-  // Known open bug (see the report of this change): in seed 3 a grantee (p0) takes a grant,
-  // yet the grantor (p3) never sees the grantee's copy and keeps waiting with its frozen copy,
-  // so p3 reports p0 as owner while everyone else (p0 included) follows p3's frozen copy.
-  it.fails('seed 3 (known open bug: a grant whose new copy the grantor never sees leaves it waiting)', async () => {
-    const r = await fuzz(3, 1000);
-    try {
-      expect(differences(r.peers)).toEqual([]);
-    } finally {
-      await r.close();
-    }
-  });
 
   it('control: without the periodic re-sync, updates lost in the partition are never repaired and the worlds differ', async () => {
     const r = await fuzz(1, 0);

@@ -7,7 +7,7 @@ import * as Y from 'yjs';
 import { addComponent, createWorld, defineComponent, despawn, getFields, hasComponent, isAlive, spawn, storeOf, type GameWorld } from '../../engine/index.ts';
 import {
   EcsAuthority, MemoryNetwork, Replicated, YRoomProvider, decodeBlob, defineReplicated, encodeBlob, encodeBlobBody, encodeSyncUpdate,
-  replicateWorld, type ConditionerOptions, type MemoryRoomTransport, type ReplicateWorldOptions, type Replicator,
+  encodeOwnership, replicateWorld, type ConditionerOptions, type MemoryRoomTransport, type ReplicateWorldOptions, type Replicator,
 } from '../../netcode/index.ts';
 
 const Pos = defineComponent('Pos', { x: { type: 'f32', unit: 'm' }, y: { type: 'f32', unit: 'm' } });
@@ -274,6 +274,32 @@ describe('ECS replication', { timeout: 60_000 }, () => {
     net.advance(50);
     expect(c.repl.stats().drops).toMatchObject({ unexpectedGrant: 1, malformedMessage: 1 });
     expect(c.repl.owns('p0/1')).toBe(false);
+    await close(net, peers);
+  });
+
+  it('a grant nobody answers (no copy, no decline) is taken back after the grant timeout, above the grant epoch', async () => {
+    const { net, peers } = await room(2, 8, { latencyMs: 10 });
+    const [a, b] = peers as [EcsPeer, EcsPeer];
+    spawnMoving(a, 1, 2);
+    net.advance(300);
+    // A member without a replicator asks for the entity, is granted it, and then stays silent.
+    const silent = await net.join('world', 'p9');
+    net.advance(100);
+    silent.send('p0', 'repl/own', encodeOwnership({ kind: 'request', netId: 'p0/1' }));
+    net.advance(100);
+    expect(a.repl.owns('p0/1')).toBe(false);
+    expect(a.repl.ownerOf('p0/1')).toBe('p9');
+    net.advance(5000);
+    expect(a.repl.owns('p0/1')).toBe(false); // still waiting: the grantee may just be slow
+    net.advance(6000); // past 200 network ticks
+    expect(a.repl.owns('p0/1')).toBe(true);
+    expect(a.repl.stats().grantsTimedOut).toBe(1);
+    net.advance(300);
+    for (const p of peers) expect(p.repl.ownerOf('p0/1')).toBe('p0');
+    // a writes again: its moves reach b.
+    storeOf(a.world, Pos).x[a.repl.eidOf('p0/1')!] = 4;
+    net.advance(300);
+    expect(view(b)['p0/1']).toBe('4.000,2.000,100');
     await close(net, peers);
   });
 
