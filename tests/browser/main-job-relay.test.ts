@@ -117,11 +117,10 @@ describe('lobby page with the main job relay', () => {
 });
 
 describe('npm start relay flags', () => {
-  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
   /** Runs `npm start` (scripts/start.ts) with `args` until its banner is printed; returns the banner. */
   async function withStart(args: string[], check: (banner: string, landing: string) => Promise<void>): Promise<void> {
-    const child: ChildProcess = spawn(tsx, ['scripts/start.ts', '--port', '0', '--quiet', ...args], {
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--port', '0', '--quiet', ...args], {
       cwd: REPO_ROOT, env: { ...process.env, PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -250,7 +250,7 @@ describe('relay', { timeout: 30_000 }, () => {
   });
 
   it('CLI: prints its addresses, serves /health, stops gracefully on SIGTERM', async () => {
-    const child = spawn(TSX, ['netcode/relay/cli.ts', '--port', '0', '--ephemeral', '--no-archive', '--health-port', '0', '--metrics-interval', '0'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'netcode/relay/cli.ts', '--port', '0', '--ephemeral', '--no-archive', '--health-port', '0', '--metrics-interval', '0'], {
       cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
