@@ -38,7 +38,12 @@
  * Writing (one network tick, {@link Replicator.flush}): one transaction, origin the replicator,
  * holding for each owned entity whose quantized body changed its new blob (the whole entity:
  * all its owner components; unchanged entities are not written), deletions of despawned ones,
- * and changed shared fields. Nothing changed: no transaction. Measured (3 fields at 1 mm,
+ * and changed shared fields. Nothing changed: no transaction. Why whole entities rather than
+ * single fields of owner components: one Yjs map entry per field costs its own item header
+ * (key, parent, client/clock) on every write. Measured with Yjs 13.6, 60 entities, fields as
+ * small integers: 35.3 B per entity update when all 3 fields change and 12.1 B when one changes,
+ * against 17.3 B for one blob holding the 3 fields. Moving things change most of their fields
+ * each tick, so the blob is the cheaper unit; unchanged entities are not written at all. Measured (3 fields at 1 mm,
  * every entity moving every tick, compactions included): 18.8 B per entity update in Yjs
  * updates for 60 entities (22.2 KiB/s to each other peer) and 19.7 B for 500 (193.7 KiB/s),
  * against 9.2 and 10.2 B for a raw stream of (varuint index, quantized fields): ratio about 2.
