@@ -1,0 +1,35 @@
+/**
+ * Errors raised by the shaders area (WebGPU compute kernels and their CPU twins).
+ *
+ * A missing or unusable GPU is NOT an error: {@link acquireCompute} falls back to the CPU twin and
+ * says why. What throws is misuse (bad options) and a GPU failing after it was acquired.
+ */
+
+/**
+ * Stable error codes of the shaders area.
+ *
+ * - `InvalidOption`: a kernel option is out of range or of the wrong type (`data.option` names it,
+ *   `data.value` holds what was given).
+ * - `ShaderCompile`: a `.wgsl` file failed to compile or the pipeline was rejected
+ *   (`data.label` names the kernel, `data.messages` lists the compiler's messages).
+ * - `ShaderSource`: a `.wgsl` file could not be loaded (`data.url`).
+ * - `Gpu`: a GPU operation failed after the device was acquired: validation error, out of
+ *   memory, lost device, failed buffer mapping (`data.label`, `data.reason`). Recoverable: acquire
+ *   a new backend (possibly the CPU one) and run again.
+ */
+export type ShadersErrorCode = 'InvalidOption' | 'ShaderCompile' | 'ShaderSource' | 'Gpu';
+
+/** The one error class of the shaders area: a stable `code` plus data fields. */
+export class ShadersError extends Error {
+  override readonly name = 'ShadersError';
+  /** Stable machine-readable code. */
+  readonly code: ShadersErrorCode;
+  /** Offending option names and values, kernel labels, compiler messages. */
+  readonly data: Readonly<Record<string, unknown>>;
+
+  constructor(code: ShadersErrorCode, message: string, data: Record<string, unknown> = {}) {
+    super(message);
+    this.code = code;
+    this.data = data;
+  }
+}
