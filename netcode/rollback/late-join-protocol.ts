@@ -31,9 +31,9 @@
  * decodeJoinMessage(bytes); // { type: 'watch', version: 1, requestId: 7 }
  * ```
  */
-import * as decoding from 'lib0/decoding';
+import type * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { NetcodeError } from '../errors.ts';
+import { bytesField, decodeWhole, fail, fieldChecks, u32, u8, varuint } from './wire-checks.ts';
 import { MAX_INPUT_SIZE, MAX_PLAYERS, MAX_WIRE_FRAME } from './protocol.ts';
 
 /** Version byte of a watch request; a host speaking another version refuses with `Version`. */
@@ -109,13 +109,7 @@ export interface MalformedJoinMessage {
 
 const textEncoder = new TextEncoder();
 
-function bad(field: string, value: unknown, want: string): never {
-  throw new NetcodeError('InvalidRequest', `late-join protocol: ${field} must be ${want}, got ${String(value)}`, { field, value });
-}
-
-function checkInt(field: string, v: number, min: number, max: number): void {
-  if (!Number.isInteger(v) || v < min || v > max) bad(field, v, `an integer in [${min}, ${max}]`);
-}
+const { bad, checkInt } = fieldChecks('late-join protocol');
 
 function checkString(field: string, v: string, minBytes: number, maxBytes: number): void {
   const n = typeof v === 'string' ? textEncoder.encode(v).length : -1;
@@ -192,45 +186,6 @@ export function encodeJoinMessage(msg: JoinMessage): Uint8Array {
   return encoding.toUint8Array(enc);
 }
 
-/** Thrown inside the decoder only; turned into a {@link MalformedJoinMessage}. */
-class Malformed extends Error {}
-
-function fail(detail: string): never {
-  throw new Malformed(detail);
-}
-
-function need(d: decoding.Decoder, bytes: number, what: string): void {
-  if (d.arr.length - d.pos < bytes) fail(`truncated ${what}: needs ${bytes} more bytes, ${d.arr.length - d.pos} left`);
-}
-
-function u8(d: decoding.Decoder, what: string): number {
-  need(d, 1, what);
-  return decoding.readUint8(d);
-}
-
-function u32(d: decoding.Decoder, what: string): number {
-  need(d, 4, what);
-  return decoding.readUint32(d) >>> 0;
-}
-
-function varuint(d: decoding.Decoder, what: string, min: number, max: number): number {
-  need(d, 1, what);
-  let v: number;
-  try {
-    v = decoding.readVarUint(d);
-  } catch {
-    fail(`truncated or overlong ${what}`);
-  }
-  if (!Number.isSafeInteger(v) || v < min || v > max) fail(`${what} ${v} is out of [${min}, ${max}]`);
-  return v;
-}
-
-function bytesField(d: decoding.Decoder, what: string, max: number): Uint8Array {
-  const length = varuint(d, `${what} length`, 0, max);
-  need(d, length, what);
-  return decoding.readUint8Array(d, length).slice();
-}
-
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function stringField(d: decoding.Decoder, what: string, minBytes: number, maxBytes: number): string {
@@ -292,15 +247,5 @@ function decodeBody(d: decoding.Decoder): JoinMessage {
  * {@link MalformedJoinMessage} with a human-readable `detail`. Returned byte arrays are fresh copies.
  */
 export function decodeJoinMessage(bytes: Uint8Array): JoinMessage | MalformedJoinMessage {
-  if (!(bytes instanceof Uint8Array)) return { type: 'malformed', detail: 'not a Uint8Array' };
-  if (bytes.length === 0) return { type: 'malformed', detail: 'empty message' };
-  const d = decoding.createDecoder(bytes);
-  try {
-    const msg = decodeBody(d);
-    if (d.pos !== bytes.length) fail(`${bytes.length - d.pos} trailing bytes after a ${msg.type} message`);
-    return msg;
-  } catch (err) {
-    if (err instanceof Malformed) return { type: 'malformed', detail: err.message };
-    return { type: 'malformed', detail: `undecodable: ${err instanceof Error ? err.message : String(err)}` };
-  }
+  return decodeWhole(bytes, decodeBody);
 }

@@ -42,7 +42,7 @@
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { NetcodeError } from '../errors.ts';
+import { decodeWhole, f64, fail, fieldChecks, need, u32, u8, varint, varuint } from './wire-checks.ts';
 
 /** Version byte of the sync request; peers with another version refuse the handshake. */
 export const PROTOCOL_VERSION = 1;
@@ -137,13 +137,7 @@ export interface MalformedMessage {
 /** Limit for frame advantages on the wire (an i16 in GGPO's quality report). */
 const MAX_ADVANTAGE = 0x7fff;
 
-function bad(field: string, value: unknown, want: string): never {
-  throw new NetcodeError('InvalidRequest', `rollback protocol: ${field} must be ${want}, got ${String(value)}`, { field, value });
-}
-
-function checkInt(field: string, v: number, min: number, max: number): void {
-  if (!Number.isInteger(v) || v < min || v > max) bad(field, v, `an integer in [${min}, ${max}]`);
-}
+const { bad, checkInt } = fieldChecks('rollback protocol');
 
 function writeFrame(enc: encoding.Encoder, field: string, frame: number): void {
   checkInt(field, frame, -1, MAX_WIRE_FRAME);
@@ -278,69 +272,17 @@ export function encodeMessage(msg: RollbackMessage): Uint8Array {
   return encoding.toUint8Array(enc);
 }
 
-/** Thrown inside the decoder only; turned into a {@link MalformedMessage}. */
-class Malformed extends Error {}
-
-function fail(detail: string): never {
-  throw new Malformed(detail);
-}
-
-function need(d: decoding.Decoder, bytes: number, what: string): void {
-  if (d.arr.length - d.pos < bytes) fail(`truncated ${what}: needs ${bytes} more bytes, ${d.arr.length - d.pos} left`);
-}
-
-function u8(d: decoding.Decoder, what: string): number {
-  need(d, 1, what);
-  return decoding.readUint8(d);
-}
-
-function u32(d: decoding.Decoder, what: string): number {
-  need(d, 4, what);
-  return decoding.readUint32(d) >>> 0;
-}
-
-function varuint(d: decoding.Decoder, what: string, max: number): number {
-  need(d, 1, what);
-  let v: number;
-  try {
-    v = decoding.readVarUint(d);
-  } catch {
-    fail(`truncated or oversized ${what}`);
-  }
-  if (!Number.isSafeInteger(v) || v > max) fail(`${what} ${v} is larger than ${max}`);
-  return v;
-}
-
-function varint(d: decoding.Decoder, what: string, limit: number): number {
-  need(d, 1, what);
-  let v: number;
-  try {
-    v = decoding.readVarInt(d);
-  } catch {
-    fail(`truncated or oversized ${what}`);
-  }
-  if (!Number.isSafeInteger(v) || Math.abs(v) > limit) fail(`${what} ${v} is out of [-${limit}, ${limit}]`);
-  return v;
-}
-
-function f64(d: decoding.Decoder, what: string): number {
-  need(d, 8, what);
-  const v = decoding.readFloat64(d);
-  if (!Number.isFinite(v)) fail(`${what} is not finite`);
-  return v;
-}
-
 function frameField(d: decoding.Decoder, what: string): number {
-  return varuint(d, what, MAX_WIRE_FRAME + 1) - 1;
+  return varuint(d, what, 0, MAX_WIRE_FRAME + 1) - 1;
 }
 
 function readInputTokens(d: decoding.Decoder, total: number, stride: number): Uint8Array {
   const out = new Uint8Array(total);
   let pos = 0;
   while (pos < total) {
-    const z = varuint(d, 'zero run', total - pos);
+    const z = varuint(d, 'zero run', 0, total - pos);
     pos += z;
-    const l = varuint(d, 'literal length', total - pos);
+    const l = varuint(d, 'literal length', 0, total - pos);
     if (z === 0 && l === 0) fail('empty input token');
     need(d, l, 'input literal');
     out.set(decoding.readUint8Array(d, l), pos);
@@ -360,7 +302,7 @@ function decodeBody(d: decoding.Decoder): RollbackMessage {
       if (role > 1) fail(`unknown role ${role}`);
       const numPlayers = u8(d, 'numPlayers');
       if (numPlayers < 1 || numPlayers > MAX_PLAYERS) fail(`numPlayers ${numPlayers} out of [1, ${MAX_PLAYERS}]`);
-      const inputSize = varuint(d, 'inputSize', MAX_INPUT_SIZE);
+      const inputSize = varuint(d, 'inputSize', 0, MAX_INPUT_SIZE);
       if (inputSize < 1) fail('inputSize 0');
       const configHash = u32(d, 'configHash');
       return { type: 'syncRequest', version, nonce, role: role === 0 ? 'player' : 'spectator', numPlayers, inputSize, configHash };
@@ -372,11 +314,11 @@ function decodeBody(d: decoding.Decoder): RollbackMessage {
       return { type: 'syncReply', nonce, accepted: accepted === 1 };
     }
     case MessageType.Input: {
-      const startFrame = varuint(d, 'startFrame', MAX_WIRE_FRAME);
-      const senderFrame = varuint(d, 'senderFrame', MAX_WIRE_FRAME);
-      const frameCount = varuint(d, 'frameCount', MAX_FRAMES_PER_PACKET);
+      const startFrame = varuint(d, 'startFrame', 0, MAX_WIRE_FRAME);
+      const senderFrame = varuint(d, 'senderFrame', 0, MAX_WIRE_FRAME);
+      const frameCount = varuint(d, 'frameCount', 0, MAX_FRAMES_PER_PACKET);
       if (startFrame + frameCount > MAX_WIRE_FRAME) fail('startFrame + frameCount out of range');
-      const inputSize = varuint(d, 'inputSize', MAX_INPUT_SIZE);
+      const inputSize = varuint(d, 'inputSize', 0, MAX_INPUT_SIZE);
       if (inputSize < 1) fail('inputSize 0');
       const slotCount = u8(d, 'slotCount');
       if (slotCount > MAX_PLAYERS) fail(`slotCount ${slotCount} > ${MAX_PLAYERS}`);
@@ -391,7 +333,7 @@ function decodeBody(d: decoding.Decoder): RollbackMessage {
       if (statusCount > MAX_PLAYERS) fail(`statusCount ${statusCount} > ${MAX_PLAYERS}`);
       const status: SlotStatus[] = [];
       for (let i = 0; i < statusCount; i++) {
-        const v = varuint(d, 'status', (MAX_WIRE_FRAME + 1) * 2 + 1);
+        const v = varuint(d, 'status', 0, (MAX_WIRE_FRAME + 1) * 2 + 1);
         status.push({ lastFrame: Math.floor(v / 2) - 1, disconnected: v % 2 === 1 });
       }
       const stride = slotCount * inputSize;
@@ -408,19 +350,19 @@ function decodeBody(d: decoding.Decoder): RollbackMessage {
     case MessageType.QualityReply:
       return { type: 'qualityReply', pongMs: f64(d, 'pongMs') };
     case MessageType.ChecksumReport: {
-      const frame = varuint(d, 'frame', MAX_WIRE_FRAME);
+      const frame = varuint(d, 'frame', 0, MAX_WIRE_FRAME);
       const checksum = u32(d, 'checksum');
       return { type: 'checksumReport', frame, checksum };
     }
     case MessageType.KeepAlive:
       return { type: 'keepAlive' };
     case MessageType.SnapshotRequest:
-      return { type: 'snapshotRequest', frame: varuint(d, 'frame', MAX_WIRE_FRAME) };
+      return { type: 'snapshotRequest', frame: varuint(d, 'frame', 0, MAX_WIRE_FRAME) };
     case MessageType.SnapshotChunk: {
-      const frame = varuint(d, 'frame', MAX_WIRE_FRAME);
-      const totalBytes = varuint(d, 'totalBytes', Number.MAX_SAFE_INTEGER);
-      const offset = varuint(d, 'offset', totalBytes);
-      const length = varuint(d, 'chunk length', totalBytes - offset);
+      const frame = varuint(d, 'frame', 0, MAX_WIRE_FRAME);
+      const totalBytes = varuint(d, 'totalBytes', 0, Number.MAX_SAFE_INTEGER);
+      const offset = varuint(d, 'offset', 0, totalBytes);
+      const length = varuint(d, 'chunk length', 0, totalBytes - offset);
       need(d, length, 'chunk');
       const bytes = decoding.readUint8Array(d, length).slice();
       return { type: 'snapshotChunk', frame, totalBytes, offset, bytes };
@@ -436,17 +378,7 @@ function decodeBody(d: decoding.Decoder): RollbackMessage {
  * {@link MalformedMessage} with a human-readable `detail`. Returned byte arrays are fresh copies.
  */
 export function decodeMessage(bytes: Uint8Array): RollbackMessage | MalformedMessage {
-  if (!(bytes instanceof Uint8Array)) return { type: 'malformed', detail: 'not a Uint8Array' };
-  if (bytes.length === 0) return { type: 'malformed', detail: 'empty message' };
-  const d = decoding.createDecoder(bytes);
-  try {
-    const msg = decodeBody(d);
-    if (d.pos !== bytes.length) fail(`${bytes.length - d.pos} trailing bytes after a ${msg.type} message`);
-    return msg;
-  } catch (err) {
-    if (err instanceof Malformed) return { type: 'malformed', detail: err.message };
-    return { type: 'malformed', detail: `undecodable: ${err instanceof Error ? err.message : String(err)}` };
-  }
+  return decodeWhole(bytes, decodeBody);
 }
 
 /** The input bytes of `slotIndex` (index into `msg.slots`) at `frameIndex` frames after `msg.startFrame`: a view into `msg.inputs`. */
