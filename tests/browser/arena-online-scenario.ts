@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import type { ArenaDebugHandle } from '../../demos/arena/main.ts';
 import { REPO_ROOT, startMainJob, type MainJob } from '../../scripts/server.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium, watchPageErrors } from './chromium.ts';
 import { nonLoopbackInterfaces } from './netns.ts';
 
 /** Prefix of the result line on stdout. */
@@ -158,15 +158,7 @@ export async function runScenario(options: {
     const room = options.room ?? `arena-${Date.now().toString(36)}`;
     const context = await browser.newContext({ viewport: VIEWPORT });
     const pages = await Promise.all(Array.from({ length: n }, () => context.newPage()));
-    const errors = pages.map((page, i) => {
-      const list: string[] = [];
-      page.on('pageerror', (error) => list.push(`pageerror: ${error.message}`));
-      page.on('console', (message) => {
-        if (message.type() === 'error') list.push(`console.error: ${message.text()}`);
-        if (message.type() === 'warning') log(`page ${i} console.warn: ${message.text()}`);
-      });
-      return list;
-    });
+    const errors = pages.map((page, i) => watchPageErrors(page, (text) => log(`page ${i} console.warn: ${text}`)));
     result.pageErrors = errors;
     const t0 = Date.now();
     await Promise.all(pages.map((page, i) => page.goto(arenaUrl(`room=${room}&players=${n}&bot=${i + 1}&quality=${quality}`))));
@@ -182,13 +174,7 @@ export async function runScenario(options: {
     const watchingAfter: number[] = [];
     for (let w = 0; w < (options.watchers ?? 0); w++) {
       const page = await context.newPage();
-      const list: string[] = [];
-      page.on('pageerror', (error) => list.push(`pageerror: ${error.message}`));
-      page.on('console', (message) => {
-        if (message.type() === 'error') list.push(`console.error: ${message.text()}`);
-        if (message.type() === 'warning') log(`watcher ${w} console.warn: ${message.text()}`);
-      });
-      (result.pageErrors as string[][]).push(list);
+      (result.pageErrors as string[][]).push(watchPageErrors(page, (text) => log(`watcher ${w} console.warn: ${text}`)));
       const opened = Date.now();
       await page.goto(arenaUrl(`room=${room}&players=${n}&bot=${100 + w}&quality=${quality}`));
       await page.waitForFunction(() => window.peercompute?.net?.status === 'watching', undefined, { timeout: STEP_TIMEOUT_MS, polling: 50 });

@@ -148,13 +148,15 @@ export function demoUrl(name: string, query?: string): string {
  * end with `expect(errors).toEqual([])`.
  *
  * @param page The page to watch; attach before `page.goto`.
+ * @param onWarning Called with the text of each `console.warn` (scenario logs show them).
  * @returns A live array of messages, each prefixed with `"pageerror: "` or `"console.error: "`.
  */
-export function watchPageErrors(page: Page): string[] {
+export function watchPageErrors(page: Page, onWarning?: (text: string) => void): string[] {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(`console.error: ${message.text()}`);
+    if (message.type() === 'warning') onWarning?.(message.text());
   });
   return errors;
 }

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import type { LobbyDebugHandle } from '../../demos/lobby/main.ts';
 import { REPO_ROOT, startMainJob, type MainJob } from '../../scripts/server.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium, watchPageErrors } from './chromium.ts';
 import { nonLoopbackInterfaces } from './netns.ts';
 
 /** Prefix of the result line on stdout. */
@@ -149,14 +149,7 @@ export async function runScenario(options: { pages: number; screenshots?: string
     const names = ['Ada', 'Brook', 'Cyd', 'Dale'].slice(0, options.pages);
     const context = await browser.newContext({ viewport: VIEWPORT });
     const pages = await Promise.all(names.map(() => context.newPage()));
-    const errors = pages.map((page) => {
-      const list: string[] = [];
-      page.on('pageerror', (error) => list.push(`pageerror: ${error.message}`));
-      page.on('console', (message) => {
-        if (message.type() === 'error') list.push(`console.error: ${message.text()}`);
-      });
-      return list;
-    });
+    const errors = pages.map((page) => watchPageErrors(page));
     result.pageErrors = errors;
     await Promise.all(pages.map((page, i) => page.goto(lobbyUrl(room, names[i]!))));
     await Promise.all(pages.map(waitReady));

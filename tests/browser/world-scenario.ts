@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { WorldDebugHandle } from '../../demos/world/main.ts';
 import { REPO_ROOT, startMainJob, type MainJob } from '../../scripts/server.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium, watchPageErrors } from './chromium.ts';
 import { nonLoopbackInterfaces } from './netns.ts';
 
 /** Prefix of the result line on stdout. */
@@ -121,13 +121,7 @@ export async function runScenario(options: { screenshots?: string; room?: string
 
     const open = async (context: BrowserContext, label: string, query: string): Promise<Page> => {
       const page = await context.newPage();
-      const list: string[] = [];
-      errors[label] = list;
-      page.on('pageerror', (error) => list.push(`pageerror: ${error.message}`));
-      page.on('console', (message) => {
-        if (message.type() === 'error') list.push(`console.error: ${message.text()}`);
-        if (message.type() === 'warning') log(`${label} console.warn: ${message.text()}`);
-      });
+      errors[label] = watchPageErrors(page, (text) => log(`${label} console.warn: ${text}`));
       await page.goto(url(query));
       return page;
     };
