@@ -21,7 +21,7 @@
 import type { AbstractEngine } from '@babylonjs/core/Engines/abstractEngine.js';
 import { decodeSnapshot, restore, type InputSource } from '../../engine/index.ts';
 import {
-  attachRollback, conditionTransport, createPeer, discoverRelays, joinRoom, lateJoinSessionBuilder, requestLateJoin, rollbackStateAt,
+  attachRollback, closeWithPage, conditionTransport, createPeer, discoverRelays, joinRoom, lateJoinSessionBuilder, requestLateJoin, rollbackStateAt,
   serveLateJoins, SessionBuilder,
   type ConditionedTransport, type ConditionerOptions, type LateJoinHost, type P2PSession, type Peer, type PeerId, type RollbackSystem,
   type SessionEvent, type SpectatorSession,
@@ -184,10 +184,7 @@ export async function startOnlineArena(options: OnlineArenaOptions): Promise<Are
   }
   setStatus('connecting', 'Connecting to the relay…');
   peer = await createPeer({ relays: found.relays });
-  addEventListener('pagehide', () => void peer?.close());
-  addEventListener('pageshow', (event) => {
-    if (event.persisted) location.reload();
-  });
+  closeWithPage(peer);
   setStatus('connecting', `Joining room ${roomId}…`);
   room = conditionTransport(await joinRoom(peer, roomId));
   const mm = new Matchmaker(room, settings);

@@ -12,7 +12,7 @@
  * and README.md.
  */
 import {
-  conditionTransport, createPeer, discoverRelays, joinRoom, ROOM_ID_PATTERN,
+  closeWithPage, conditionTransport, createPeer, discoverRelays, joinRoom, ROOM_ID_PATTERN,
   type ConditionedTransport, type ConditionerOptions, type ConnectionKind, type Peer, type RelaySource,
 } from '../../netcode/index.ts';
 import { cleanName, Lobby, randomName, type LobbyEvent, type LobbyMessage, type LobbyPeer, type PingResult } from './lobby.ts';
@@ -469,12 +469,9 @@ async function start(): Promise<void> {
   ui.myPeerId.textContent = peer.peerId;
   ui.myName.style.color = colourOf(peer.peerId);
   ui.myWebrtc.textContent = peer.webrtc ? 'available' : 'not available (relayed only)';
-  // Leaving says goodbye, so the others see us go at once instead of after their 5 s timeout.
-  addEventListener('pagehide', () => void peer.close());
-  // Back from the back/forward cache: the peer was closed on pagehide, so start afresh.
-  addEventListener('pageshow', (event) => {
-    if (event.persisted) location.reload();
-  });
+  // Leaving says goodbye, so the others see us go at once instead of after their 5 s timeout;
+  // back from the back/forward cache (peer closed on pagehide) the page starts afresh.
+  closeWithPage(peer);
 
   setStatus('busy', `Joining room ${roomId}…`);
   const room = conditionTransport(await joinRoom(peer, roomId));

@@ -14,7 +14,7 @@
  */
 import * as Y from 'yjs';
 import {
-  createPeer, discoverRelays, EcsAuthority, joinRoom, persistInBrowser, RealClock, replicateWorld, YRoomProvider,
+  closeWithPage, createPeer, discoverRelays, EcsAuthority, joinRoom, persistInBrowser, RealClock, replicateWorld, YRoomProvider,
   type BrowserPersistence, type Peer, type Replicator, type RoomTransport,
 } from '../../netcode/index.ts';
 import { hasComponent, Phase, query, storeOf } from '../../engine/index.ts';
@@ -120,13 +120,7 @@ export async function startOnlineWorld(options: OnlineWorldOptions): Promise<Wor
   if (found.relays.length === 0) throw new Error('the server names no relay: start it with "npm start", or add ?relay=<multiaddr>');
   status('Connecting to the relay…');
   const peer = await createPeer({ relays: found.relays });
-  addEventListener('pagehide', () => {
-    void stored?.destroy();
-    void peer.close();
-  });
-  addEventListener('pageshow', (event) => {
-    if (event.persisted) location.reload();
-  });
+  closeWithPage(peer, () => void stored?.destroy());
   status(`Joining ${roomId}…`);
   const room = await joinRoom(peer, roomId);
 

@@ -18,6 +18,7 @@ export {
 } from './peer.ts';
 export type { Peer, PeerOptions } from './peer.ts';
 export { joinRoom } from './room.ts';
+export { closeWithPage } from './page-lifecycle.ts';
 export {
   MAX_MAX_FRAME_BYTES, DEFAULT_KEEP_ALIVE_MS, DEFAULT_TIMEOUT_MS, DEFAULT_JOIN_GRACE_MS, DEFAULT_DIAL_GRACE_MS,
   DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_PEERS,
