@@ -73,8 +73,6 @@ export const WALL_THICKNESS = 0.5;
 export const PLAYER_RADIUS = 0.5;
 /** Density of the player ball, kg/m^3 (mass 3 x 4/3 pi 0.5^3 = 1.57 kg: heavier than props). */
 export const PLAYER_DENSITY = 3;
-/** Where the player of slot 0 spawns (on the floor, 8 m towards +Z from the centre). */
-export const PLAYER_SPAWN = Object.freeze({ x: 0, y: PLAYER_RADIUS, z: 8 });
 /** Most players an arena holds (the rollback session's limit). */
 export const MAX_ARENA_PLAYERS = 8;
 /**
@@ -85,6 +83,8 @@ export const MAX_ARENA_PLAYERS = 8;
 export const PLAYER_SPAWNS: readonly Readonly<{ x: number; y: number; z: number }>[] = Object.freeze(
   [[0, 8], [-3, 8], [3, 8], [-6, 8], [6, 8], [-9, 8], [9, 8], [0, 11]].map(([x, z]) => Object.freeze({ x: x!, y: PLAYER_RADIUS, z: z! })),
 );
+/** Where the player of slot 0 spawns (on the floor, 8 m towards +Z from the centre). */
+export const PLAYER_SPAWN = PLAYER_SPAWNS[0]!;
 /** No prop starts on a grid cell whose centre is closer than this to a spawn point, m. */
 export const SPAWN_CLEARANCE = 2.9;
 /** Top horizontal speed, m/s (sprint multiplies it by {@link SPRINT_FACTOR}). */
