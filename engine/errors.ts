@@ -23,6 +23,9 @@
  *   Recoverable: the bytes came from elsewhere (a peer, a file); ask again or give up.
  * - `InvalidInputRecord`: an input record is malformed (short buffer, value out of range).
  * - `Physics`: a physics body or collider could not be created from its components.
+ * - `ComputeQueueFull`: a compute task was submitted while `maxQueued` tasks wait. Recoverable:
+ *   check `canSubmit` and submit on a later tick.
+ * - `ComputeCancelled`: the abort reason of a cancelled compute task's signal.
  */
 export type EngineErrorCode =
   | 'InvalidConfig'
@@ -35,7 +38,9 @@ export type EngineErrorCode =
   | 'InvalidSnapshot'
   | 'MalformedSnapshot'
   | 'InvalidInputRecord'
-  | 'Physics';
+  | 'Physics'
+  | 'ComputeQueueFull'
+  | 'ComputeCancelled';
 
 /** The one error class of the engine area: a stable `code` plus data fields. */
 export class EngineError extends Error {

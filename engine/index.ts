@@ -46,6 +46,12 @@ export type { GameWorld, QueryOptions, ResourceKey, SnapshotExtension, WorldCont
 export { Phase, PHASE_ORDER, SIMULATION_PHASES, DEFAULT_MAX_CATCH_UP_STEPS, Scheduler } from './scheduler.ts';
 export type { SchedulerOptions, SchedulerStats, System } from './scheduler.ts';
 
+export {
+  ComputeTasks, computeTasks, computeTaskSystem, installComputeTasks, uninstallComputeTasks,
+  COMPUTE_TASKS, COMPUTE_TASK_SYSTEM, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED,
+} from './compute-tasks.ts';
+export type { ComputeTaskHandle, ComputeTaskInfo, ComputeTaskSpec, ComputeTaskState, ComputeTaskStats, ComputeTasksOptions } from './compute-tasks.ts';
+
 export { snapshot, restore, checksum, createSnapshot, diffSnapshots, fnv1a32, layoutHash } from './snapshot.ts';
 export type { SnapshotDifference, WorldSnapshot } from './snapshot.ts';
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_CODEC_MAGIC, SNAPSHOT_CODEC_VERSION, MAX_ENCODED_SNAPSHOT_BYTES, MAX_SNAPSHOT_EXTENSIONS, MAX_EXTENSION_NAME_BYTES } from './snapshot-codec.ts';
