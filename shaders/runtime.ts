@@ -19,15 +19,21 @@
 
 /** Minimum limits every kernel of this area relies on (WebGPU's defaults meet them). */
 export const REQUIRED_LIMITS = {
-  /** Kernels use 8x8 = 64 invocations per workgroup. */
-  maxComputeInvocationsPerWorkgroup: 64,
-  maxComputeWorkgroupSizeX: 8,
+  /** Terrain uses 8x8 = 64 invocations per workgroup; the scan and the broadphase 256 x 1. */
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
   maxComputeWorkgroupSizeY: 8,
-  /** Bytes: a 2048-cell chunk's 2049^2 i32 heights (16.0 MiB) fit. */
-  maxStorageBufferBindingSize: 2049 * 2049 * 4,
-  maxStorageBuffersPerShaderStage: 1,
-  /** Per dimension: a 2048 chunk dispatches ceil(2049 / 8) = 257 workgroups. */
-  maxComputeWorkgroupsPerDimension: 257,
+  /**
+   * Bytes: the broadphase's pair buffer at MAX_PAIRS (2^24 pairs x 8 B = 128 MiB, WebGPU's
+   * default) and its 2^22 boxes (96 MiB); terrain needs 16.0 MiB.
+   */
+  maxStorageBufferBindingSize: 134_217_728,
+  /** The broadphase binds 7 storage buffers in one stage (6 read_write, 1 read-only). */
+  maxStorageBuffersPerShaderStage: 7,
+  /** Per dimension: the broadphase dispatches 2^22 / 256 = 16384 workgroups at MAX_BOXES. */
+  maxComputeWorkgroupsPerDimension: 16_384,
+  /** Bytes: the scan keeps 256 u32 in workgroup memory. */
+  maxComputeWorkgroupStorageSize: 1024,
 } as const;
 
 /** Why the CPU backend was chosen. */

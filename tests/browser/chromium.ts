@@ -27,8 +27,10 @@
  * ```
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { inject } from 'vitest';
+import { REPO_ROOT } from '../../scripts/server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -141,6 +143,18 @@ export function demoUrl(name: string, query?: string): string {
   const url = new URL(`${encodeURIComponent(name)}/`, baseUrl());
   if (query !== undefined && query !== '') url.search = query;
   return url.href;
+}
+
+/**
+ * The path under which the main job's dev server serves a repository file (`/@fs/<absolute
+ * path>`, see vite.config.ts), for `import()` inside a page, e.g.
+ * `repoModuleUrl('shaders/index.ts')`. Pass the page a STRING to evaluate: vitest rewrites a
+ * dynamic `import()` inside a function body.
+ *
+ * @param relativePath Path from the repository root, with `/` separators.
+ */
+export function repoModuleUrl(relativePath: string): string {
+  return `/@fs${path.join(REPO_ROOT, relativePath)}`;
 }
 
 /**
