@@ -4,10 +4,17 @@
  * page runs the same rules on its own world; `online.ts` replicates the components listed in
  * {@link WORLD_COMPONENTS} through the room's Yjs document.
  *
- * Coordinates: engine space, metres, right-handed, Y up, "forward" is -Z. The ground is a square
- * of {@link WORLD_SIZE} m centred on the origin, cut into 1 m cells: cell `(cx, cz)` covers
+ * Coordinates: engine space, metres, right-handed, Y up, "forward" is -Z. The playable ground is a
+ * square of {@link WORLD_SIZE} m centred on the origin, cut into 1 m cells: cell `(cx, cz)` covers
  * `[cx, cx + 1) x [cz, cz + 1)`, its centre is `(cx + 0.5, cz + 0.5)`. Blocks are 1 m cubes on
  * cells, stacked by level `cy` (0 on the ground, at most {@link MAX_STACK} - 1).
+ *
+ * Terrain: the ground is procedural (plugins/terrain, integer fBm with a GPU kernel and a CPU
+ * twin), seeded from the room id ({@link terrainSeedOf}), so every peer generates the same
+ * hills locally; nothing about it is replicated. Heights are derived, not state: an avatar
+ * stands at `terrain.heightAt(x, z)`, and a block of level `cy` on cell `(cx, cz)` sits at
+ * `groundLevel(cx, cz) + cy` metres ({@link groundLevel}: the cell's lowest corner, rounded
+ * down to the 1 m grid, so blocks never float and stacks in neighbouring cells line up).
  *
  * Authority (see README.md, "How blocks are shared"):
  * - `Avatar` is owner-authority: the player who spawned it writes it, the others interpolate it.
@@ -31,9 +38,11 @@ import {
   type ComponentDef, type InputRecord, type InputSource,
 } from '../../engine/index.ts';
 import { defineReplicated, Replicated, type ReplicatedComponent } from '../../netcode/index.ts';
+import { createTerrain, type Terrain } from '../../plugins/terrain/index.ts';
+import { HEIGHT_UNITS_PER_METRE, type ComputeBackend, type TerrainSampler, type TerrainSettings } from '../../shaders/index.ts';
 
-/** Side of the square ground, m. */
-export const WORLD_SIZE = 40;
+/** Side of the square playable ground, m (the terrain goes on beyond it). */
+export const WORLD_SIZE = 128;
 /** Half of {@link WORLD_SIZE}: x and z stay in [-WORLD_HALF, WORLD_HALF], m. */
 export const WORLD_HALF = WORLD_SIZE / 2;
 /** Edge of a grid cell and of a block, m. */
@@ -46,6 +55,42 @@ export const WALK_SPEED = 4.5;
 export const PLACE_DISTANCE = 1.6;
 /** Blocks whose cell centre is within this horizontal distance of the avatar can be removed, m. */
 export const REMOVE_REACH = 3;
+/**
+ * The terrain of the world, apart from its seed: 32 m chunks of 1 m cells (one vertex per block
+ * cell), five octaves with hills ~64 m wide and at most ~9 m high, gentle enough to walk
+ * anywhere (slopes mostly below 20 degrees).
+ */
+export const WORLD_TERRAIN = {
+  chunkCells: 32,
+  vertexSpacing: CELL,
+  noise: { octaves: 5, cellLog2: 6, amplitude: 5, persistence: 0.45 },
+} as const satisfies Omit<TerrainSettings, 'seed'>;
+/** LOD rings around the local avatar, m: full detail within 48 m, then 2 m and 4 m cells up to 160 m. */
+export const TERRAIN_LOD_RADII: readonly number[] = [48, 96, 160];
+/**
+ * Chunks generated at once. A chunk's task starts in one tick's Compute phase and lands in a
+ * later one, and a rendered frame's ticks run back to back (no microtasks between them), so
+ * each slot turns over about once per rendered frame: at 5 frames per second (software
+ * rendering) 8 slots fill the ~100 chunks of the rings in a few seconds.
+ */
+export const TERRAIN_MAX_IN_FLIGHT = 8;
+
+/** The terrain seed of room `roomId`: every peer of the room derives the same one. */
+export function terrainSeedOf(roomId: string): number {
+  return hashString(`terrain:${roomId}`);
+}
+
+/**
+ * The ground level of cell `(cx, cz)`, whole metres: the lowest of the cell's four corner
+ * heights (integer vertex heights, 1/1024 m), rounded down. Blocks of the cell stand on it.
+ */
+export function groundLevel(terrain: TerrainSampler, cx: number, cz: number): number {
+  const gx = Math.round(cx * CELL / terrain.settings.vertexSpacing);
+  const gz = Math.round(cz * CELL / terrain.settings.vertexSpacing);
+  const low = Math.min(terrain.vertexHeight(gx, gz), terrain.vertexHeight(gx + 1, gz), terrain.vertexHeight(gx, gz + 1), terrain.vertexHeight(gx + 1, gz + 1));
+  return Math.floor(low / HEIGHT_UNITS_PER_METRE);
+}
+
 /** Colours of the palette (avatars and blocks index it): coral, blue, green, violet, amber, pink, cyan, red. */
 export const PALETTE: readonly string[] = ['#ff7a2f', '#2f7dff', '#2fbf5a', '#a25cf0', '#f5c518', '#ff5fa8', '#1fc7d4', '#e0433a'];
 
@@ -285,6 +330,10 @@ export interface WorldGameOptions {
   readonly spawn?: { readonly x: number; readonly z: number };
   /** World seed (the engine's PRNG; the rules use none). Default 1. */
   readonly seed?: number;
+  /** Terrain seed ({@link terrainSeedOf} of the room); default 1. */
+  readonly terrainSeed?: number;
+  /** Where terrain chunks are generated (`acquireCompute()`); default the CPU twin. The caller disposes it. */
+  readonly computeBackend?: ComputeBackend;
 }
 
 /** A world game: the ECS world, its 60 Hz scheduler, and the local avatar. */
@@ -293,11 +342,15 @@ export interface WorldGame {
   readonly scheduler: Scheduler;
   /** Entity id of the local avatar (replicated once the network runs). */
   readonly avatar: number;
+  /** The terrain, streamed around the local avatar (`terrain.heightAt(x, z)` for heights). */
+  readonly terrain: Terrain;
 }
 
 /**
- * Creates a world with the local avatar (`Avatar`, `LocalPlayer`, `PlayerInput`, `Replicated`)
- * and the avatar system in `Phase.Simulation`. Add an input system (`Phase.Input`) to drive it.
+ * Creates a world with the local avatar (`Avatar`, `LocalPlayer`, `PlayerInput`, `Replicated`),
+ * the avatar system in `Phase.Simulation` and the terrain streaming around the avatar (Compute
+ * phase, chunks generated on `computeBackend` through compute tasks). Add an input system
+ * (`Phase.Input`) to drive it.
  */
 export function createWorldGame(options: WorldGameOptions = {}): WorldGame {
   const world = createWorld({ seed: options.seed ?? 1, maxEntities: 8192 });
@@ -311,7 +364,17 @@ export function createWorldGame(options: WorldGameOptions = {}): WorldGame {
   addComponent(world, avatar, AvatarControl);
   addComponent(world, avatar, Replicated);
   scheduler.addSystem(Phase.Simulation, avatarSystem);
-  return { world, scheduler, avatar };
+  const avatars = storeOf(world, Avatar);
+  const terrain = createTerrain(scheduler, {
+    ...WORLD_TERRAIN,
+    seed: options.terrainSeed ?? 1,
+    lodRadii: TERRAIN_LOD_RADII,
+    maxInFlight: TERRAIN_MAX_IN_FLIGHT,
+    computeTasks: { maxInFlight: TERRAIN_MAX_IN_FLIGHT },
+    viewers: () => [{ x: avatars.x[avatar]!, z: avatars.z[avatar]! }],
+    ...(options.computeBackend === undefined ? {} : { backend: options.computeBackend }),
+  });
+  return { world, scheduler, avatar, terrain };
 }
 
 /** Shortest and longest time the bot holds one direction, ticks (60 Hz). */

@@ -1,7 +1,8 @@
 /**
- * World rendering: the Babylon scene of a world game (sky, lights, a 40 m grid ground, one
- * capsule per avatar with a name label, one box per block, a follow camera) and the PeerCompute
- * plugin that ticks the game's scheduler from the render loop. Nothing here changes game state.
+ * World rendering: the Babylon scene of a world game (sky, lights, the streamed terrain with a
+ * 1 m grid, one capsule per avatar with a name label standing on the terrain, one box per block
+ * on its cell's ground level, a follow camera) and the PeerCompute plugin that ticks the game's
+ * scheduler from the render loop. Nothing here changes game state.
  *
  * The scene is right-handed (`useRightHandedSystem`), so engine coordinates are used as they are:
  * metres, Y up, forward -Z. Meshes are created and disposed each frame to match the world's
@@ -20,7 +21,7 @@ import { Color3, Color4 } from '@babylonjs/core/Maths/math.color.js';
 import { Vector3 } from '@babylonjs/core/Maths/math.vector.js';
 import { CreateBox } from '@babylonjs/core/Meshes/Builders/boxBuilder.js';
 import { CreateCapsule } from '@babylonjs/core/Meshes/Builders/capsuleBuilder.js';
-import { CreateGround } from '@babylonjs/core/Meshes/Builders/groundBuilder.js';
+import { Ray } from '@babylonjs/core/Culling/ray.js';
 import { CreatePlane } from '@babylonjs/core/Meshes/Builders/planeBuilder.js';
 import '@babylonjs/core/Meshes/instancedMesh.js';
 import type { InstancedMesh } from '@babylonjs/core/Meshes/instancedMesh.js';
@@ -28,8 +29,8 @@ import { Mesh } from '@babylonjs/core/Meshes/mesh.js';
 import { TransformNode } from '@babylonjs/core/Meshes/transformNode.js';
 import { Scene } from '@babylonjs/core/scene.js';
 import { hasComponent, query, storeOf } from '../../engine/index.ts';
-import { attachPeerCompute, type PeerComputeRuntime } from '../../plugins/babylon/index.ts';
-import { Avatar, Block, BlockState, cellCentre, CELL, PALETTE, WORLD_SIZE, type WorldGame } from './game.ts';
+import { attachPeerCompute, createTerrainMeshes, type PeerComputeRuntime, type TerrainMeshes } from '../../plugins/babylon/index.ts';
+import { Avatar, Block, BlockState, cellCentre, CELL, groundLevel, PALETTE, WORLD_TERRAIN, type WorldGame } from './game.ts';
 
 /** Sky and fog colour. */
 const SKY = new Color3(0.64, 0.77, 0.9);
@@ -65,6 +66,12 @@ export interface WorldSceneOptions {
 export interface WorldScene {
   readonly scene: Scene;
   readonly runtime: PeerComputeRuntime;
+  /** The terrain's chunk meshes. */
+  readonly terrainMeshes: TerrainMeshes;
+  /** Height of the drawn terrain mesh under `(x, z)` metres (a ray cast down), or undefined where no chunk is shown yet. */
+  groundUnder(x: number, z: number): number | undefined;
+  /** Where avatar `eid` is drawn (its feet), metres, or undefined when it has no mesh. */
+  avatarPosition(eid: number): { x: number; y: number; z: number } | undefined;
   /** Makes meshes match the world now (runs by itself before every render). */
   sync(): void;
   /** Disposes the plugin runtime and the scene (the engine stays). */
@@ -114,29 +121,27 @@ export function createWorldScene(engine: AbstractEngine, game: WorldGame, option
 
   const runtime = attachPeerCompute(scene, { world, scheduler, overlay: { visible: options.debugOverlay ?? false } });
 
-  // Ground: 1 m cells (a one-cell texture repeated), and a wide green field beyond it.
-  const ground = CreateGround('ground', { width: WORLD_SIZE, height: WORLD_SIZE }, scene);
-  const groundMat = matte('ground', scene, new Color3(1, 1, 1), 0.04);
+  // Terrain: streamed chunk meshes, vertex colours by height and slope times a 1 m cell texture.
+  const terrainMat = matte('terrain', scene, new Color3(1, 1, 1), 0);
   const cellTex = new DynamicTexture('cell', { width: 64, height: 64 }, scene, true);
   cellTex.wrapU = Texture.WRAP_ADDRESSMODE;
   cellTex.wrapV = Texture.WRAP_ADDRESSMODE;
   const ctx = cellTex.getContext() as CanvasRenderingContext2D;
-  ctx.fillStyle = '#d6dde4';
+  ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, 64, 64);
-  ctx.strokeStyle = '#aeb9c5';
-  ctx.lineWidth = 2;
+  ctx.strokeStyle = '#d2d6cf';
+  ctx.lineWidth = 3;
   ctx.strokeRect(0, 0, 64, 64);
   cellTex.update();
-  cellTex.uScale = WORLD_SIZE / CELL;
-  cellTex.vScale = WORLD_SIZE / CELL;
   cellTex.anisotropicFilteringLevel = 8;
-  groundMat.diffuseTexture = cellTex;
-  ground.material = groundMat;
-  ground.receiveShadows = true;
-  const field = CreateGround('field', { width: 400, height: 400 }, scene);
-  field.position.y = -0.02;
-  field.material = matte('field', scene, new Color3(0.45, 0.66, 0.38), 0);
-
+  terrainMat.diffuseTexture = cellTex;
+  const amplitude = WORLD_TERRAIN.noise.amplitude / (1 - WORLD_TERRAIN.noise.persistence);
+  const terrainMeshes = createTerrainMeshes(scene, game.terrain.streamer, {
+    material: terrainMat,
+    uvPerMetre: 1 / CELL,
+    heightRange: [-amplitude * 0.45, amplitude * 0.5],
+    skirt: 3,
+  });
   // Blocks: one hidden template box per palette colour, drawn as instances.
   const templates = PALETTE.map((hex, i) => {
     const box = CreateBox(`block-${i}`, { size: CELL * 0.98 }, scene);
@@ -218,7 +223,7 @@ export function createWorldScene(engine: AbstractEngine, game: WorldGame, option
         view.body.material = avatarMats[colour]!;
         view.colour = colour;
       }
-      view.root.position.set(a.x[eid]!, 0, a.z[eid]!);
+      view.root.position.set(a.x[eid]!, game.terrain.heightAt(a.x[eid]!, a.z[eid]!), a.z[eid]!);
       // yaw 0 faces -Z; Babylon's rotation.y turns +Z toward +X, so the nose (-Z) turns toward -X: negate.
       view.root.rotation.y = -a.yaw[eid]!;
     }
@@ -239,7 +244,8 @@ export function createWorldScene(engine: AbstractEngine, game: WorldGame, option
         shadows?.addShadowCaster(mesh);
         blocks.set(eid, mesh);
       }
-      mesh.position.set(cellCentre(b.cx[eid]!), (b.cy[eid]! + 0.5) * CELL, cellCentre(b.cz[eid]!));
+      const ground = groundLevel(game.terrain.sampler, b.cx[eid]!, b.cz[eid]!);
+      mesh.position.set(cellCentre(b.cx[eid]!), ground + (b.cy[eid]! + 0.5) * CELL, cellCentre(b.cz[eid]!));
     }
     for (const [eid, mesh] of blocks) {
       if (live.has(eid)) continue;
@@ -254,7 +260,9 @@ export function createWorldScene(engine: AbstractEngine, game: WorldGame, option
   camera.fov = 0.8;
   camera.minZ = 0.1;
   camera.maxZ = 600;
-  const focus = new Vector3(storeOf(world, Avatar).x[avatar]!, 0.8, storeOf(world, Avatar).z[avatar]!);
+  const startX = storeOf(world, Avatar).x[avatar]!;
+  const startZ = storeOf(world, Avatar).z[avatar]!;
+  const focus = new Vector3(startX, game.terrain.heightAt(startX, startZ) + 0.8, startZ);
   const place = (): void => {
     camera.position.set(focus.x, focus.y + CAMERA_OFFSET.y, focus.z + CAMERA_OFFSET.z);
     camera.setTarget(new Vector3(focus.x, focus.y, focus.z - 2));
@@ -269,14 +277,27 @@ export function createWorldScene(engine: AbstractEngine, game: WorldGame, option
     const a = storeOf(world, Avatar);
     focus.x += (a.x[avatar]! - focus.x) * k;
     focus.z += (a.z[avatar]! - focus.z) * k;
+    focus.y += (game.terrain.heightAt(a.x[avatar]!, a.z[avatar]!) + 0.8 - focus.y) * k;
     place();
   });
 
+  const down = new Vector3(0, -1, 0);
   return {
     scene,
     runtime,
+    terrainMeshes,
     sync,
+    groundUnder(x, z) {
+      const ray = new Ray(new Vector3(x, 1000, z), down, 2000);
+      const hit = scene.pickWithRay(ray, (mesh) => mesh.metadata?.terrainChunk !== undefined);
+      return hit?.hit === true && hit.pickedPoint !== null ? hit.pickedPoint.y : undefined;
+    },
+    avatarPosition(eid) {
+      const view = avatars.get(eid);
+      return view === undefined ? undefined : { x: view.root.position.x, y: view.root.position.y, z: view.root.position.z };
+    },
     dispose(): void {
+      terrainMeshes.dispose();
       runtime.dispose();
       scene.dispose();
     },

@@ -59,3 +59,6 @@ export { positionToScene, rotationToScene, positionFromScene, rotationFromScene,
 
 export { formatOverlayText, OVERLAY_REFRESH_MS } from './overlay.ts';
 export type { OverlayFigures } from './overlay.ts';
+
+export { createTerrainMeshes, terrainChunkGeometry, terrainColour, DEFAULT_TERRAIN_SKIRT, DEFAULT_TERRAIN_HEIGHT_RANGE } from './terrain.ts';
+export type { TerrainGeometryOptions, TerrainMeshes, TerrainMeshOptions } from './terrain.ts';

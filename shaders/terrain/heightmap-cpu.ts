@@ -9,6 +9,10 @@
  * 1. Vertex `(i, j)` of chunk `(chunkX, chunkZ)` has global integer coordinates
  *    `gx = chunkX * size + i`, `gz = chunkZ * size + j`; heights depend only on these, so
  *    neighbouring chunks share their edge vertices exactly (chunks tile seamlessly).
+ *    Level of detail `lod` samples every `2^lod`-th vertex: vertex `(i, j)` of an LOD-`l` chunk
+ *    is global vertex `(chunkX * size + i * 2^l, chunkZ * size + j * 2^l)`, so its heights are
+ *    exactly every `2^l`-th height of the LOD-0 chunk covering the same area. `border` adds
+ *    that many vertices (at the same spacing) around the chunk, for normals at the edges.
  * 2. For octave `o` (0 = coarsest): `salt = pcg(seed ^ pcg(o))`; the lattice is shifted by
  *    `(salt & 0xffff, salt >>> 16)` vertices so octaves do not share lattice points at the origin.
  *    The lattice cell is `2^(cellLog2 - o)` vertices wide (lacunarity 2).
@@ -56,6 +60,8 @@ export const DEFAULT_AMPLITUDE = 64;
 export const DEFAULT_PERSISTENCE = 0.5;
 /** Default height added to every vertex, metres. */
 export const DEFAULT_BASE_HEIGHT = 0;
+/** Most extra vertices around a chunk ({@link HeightmapOptions.border}). */
+export const MAX_BORDER = 8;
 
 /** Options of one heightmap chunk, shared by the GPU kernel and its CPU twin. */
 export interface HeightmapOptions {
@@ -84,18 +90,35 @@ export interface HeightmapOptions {
   persistence?: number;
   /** Height added to every vertex in metres, |value| <= 10^6; default 0. */
   baseHeight?: number;
+  /**
+   * Level of detail, an integer 0..log2(size) with `size % 2^lod === 0`; default 0. The chunk
+   * still covers `size` LOD-0 cells per side but samples every `2^lod`-th vertex, so it holds
+   * `(size / 2^lod + 1)^2` heights (plus the border).
+   */
+  lod?: number;
+  /**
+   * Extra vertices generated around the chunk on every side, at the chunk's vertex spacing,
+   * an integer 0..{@link MAX_BORDER}; default 0. With border `b` the result holds
+   * `(size / 2^lod + 1 + 2b)^2` heights whose vertex `(0, 0)` is `b` steps before the chunk's
+   * corner on both axes (used for seamless normals, see `chunkNormals`).
+   */
+  border?: number;
 }
 
 /** {@link HeightmapOptions} validated and converted to the integers the kernel reads. */
 export interface ResolvedHeightmap {
   /** Seed as u32. */
   seed: number;
-  /** Global x of vertex (0, 0): `chunkX * size`, i32. */
+  /** Global x of vertex (0, 0): `chunkX * size - border * 2^lod`, i32. */
   originX: number;
-  /** Global z of vertex (0, 0): `chunkZ * size`, i32. */
+  /** Global z of vertex (0, 0): `chunkZ * size - border * 2^lod`, i32. */
   originZ: number;
-  /** Vertices per side, `size + 1`. */
+  /** Vertices per side of the result, `size / 2^lod + 1 + 2 * border`. */
   side: number;
+  /** Level of detail: vertex spacing is `2^lod` global vertices. */
+  lod: number;
+  /** Extra vertices on each side (see {@link HeightmapOptions.border}). */
+  border: number;
   /** Number of octaves. */
   octaves: number;
   /** log2 of the coarsest lattice cell in vertices. */
@@ -144,6 +167,8 @@ export function resolveHeightmapOptions(options: HeightmapOptions): ResolvedHeig
   const amplitude = numberIn('amplitude', options.amplitude ?? DEFAULT_AMPLITUDE, 0, 1023);
   const persistence = numberIn('persistence', options.persistence ?? DEFAULT_PERSISTENCE, 0, 1);
   const baseHeight = numberIn('baseHeight', options.baseHeight ?? DEFAULT_BASE_HEIGHT, -1e6, 1e6);
+  const lod = integerIn('lod', options.lod ?? 0, 0, Math.log2(size & -size));
+  const border = integerIn('border', options.border ?? 0, 0, MAX_BORDER);
   const amplitudes = new Int32Array(MAX_OCTAVES);
   let amp = amplitude * AMPLITUDE_UNITS_PER_METRE;
   for (let o = 0; o < octaves; o++) {
@@ -152,9 +177,11 @@ export function resolveHeightmapOptions(options: HeightmapOptions): ResolvedHeig
   }
   return {
     seed,
-    originX: chunkX * size,
-    originZ: chunkZ * size,
-    side: size + 1,
+    originX: chunkX * size - (border << lod),
+    originZ: chunkZ * size - (border << lod),
+    side: (size >> lod) + 1 + 2 * border,
+    lod,
+    border,
     octaves,
     cellLog2,
     baseHeight: Math.round(baseHeight * HEIGHT_UNITS_PER_METRE),
@@ -227,8 +254,9 @@ export function heightAt(p: ResolvedHeightmap, gx: number, gz: number): number {
  * Generates one chunk's heights on the CPU; bit-exact with the GPU kernel.
  *
  * @param options See {@link HeightmapOptions}.
- * @returns `(size + 1)^2` heights in 1/1024 m, row-major by z: vertex `(i, j)` (x, z) at index
- *   `j * (size + 1) + i`. Absolute values stay below `|baseHeight| + amplitude / (1 - persistence)`.
+ * @returns `side^2` heights in 1/1024 m with `side = size / 2^lod + 1 + 2 * border` (default
+ *   `size + 1`), row-major by z: vertex `(i, j)` (x, z) at index `j * side + i`, global vertex
+ *   `(originX + i * 2^lod, originZ + j * 2^lod)`. Absolute values stay below `|baseHeight| + amplitude / (1 - persistence)`.
  *   A 256 chunk with 6 octaves takes ~27 ms in Node 20 on one core.
  * @throws ShadersError code `InvalidOption` when an option is out of range.
  */
@@ -240,8 +268,10 @@ export function generateChunkCpu(options: HeightmapOptions): Int32Array {
 /** {@link generateChunkCpu} for already resolved options. */
 export function generateResolvedCpu(p: ResolvedHeightmap): Int32Array {
   const heights = new Int32Array(p.side * p.side);
+  const lod = p.lod;
   for (let j = 0; j < p.side; j++) {
-    for (let i = 0; i < p.side; i++) heights[j * p.side + i] = heightAt(p, (p.originX + i) | 0, (p.originZ + j) | 0);
+    const gz = (p.originZ + (j << lod)) | 0;
+    for (let i = 0; i < p.side; i++) heights[j * p.side + i] = heightAt(p, (p.originX + (i << lod)) | 0, gz);
   }
   return heights;
 }

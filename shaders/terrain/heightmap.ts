@@ -10,7 +10,7 @@
  * Buffers (all labelled `terrain.heightmap.*`):
  * - `params` (UNIFORM | COPY_DST), 96 bytes: layout in {@link writeParams} and heightmap.wgsl.
  * - `heights` (STORAGE | COPY_SRC), `side * side * 4` bytes: i32 heights in 1/1024 m, row-major
- *   by z (`heights[j * side + i]`, vertex x = i, z = j), `side = size + 1`.
+ *   by z (`heights[j * side + i]`, vertex x = i, z = j), `side = size / 2^lod + 1 + 2 * border`.
  * - `readback` (MAP_READ | COPY_DST), same size: copied from `heights`, mapped, copied out.
  *
  * @example
@@ -19,6 +19,7 @@
  * const heights = await generateChunk(backend, { seed: 9, chunkX: 3, chunkZ: -2, size: 128 });
  * ```
  */
+import { compileComputePipelines, perDevice, readBuffer, USAGE, withGpuErrorScopes } from '../common/gpu.ts';
 import { ShadersError } from '../errors.ts';
 import { loadWgsl } from '../load-wgsl.ts';
 import type { ComputeBackend } from '../runtime.ts';
@@ -33,18 +34,10 @@ export const HEIGHTMAP_PARAMS_BYTES = 96;
 /** Workgroup edge of the kernel (`@workgroup_size(8, 8)`). */
 export const HEIGHTMAP_WORKGROUP = 8;
 
-// Buffer usage and map-mode bits (WebGPU spec values), so this file needs no GPU* globals.
-const USAGE_MAP_READ = 0x0001;
-const USAGE_COPY_SRC = 0x0004;
-const USAGE_COPY_DST = 0x0008;
-const USAGE_UNIFORM = 0x0040;
-const USAGE_STORAGE = 0x0080;
-const MAP_MODE_READ = 0x0001;
-
 /**
  * Writes the uniform block. Layout (bytes), as in heightmap.wgsl's `Params`:
  * 0 seed u32 | 4 origin_x i32 | 8 origin_z i32 | 12 side u32 | 16 octaves u32 |
- * 20 cell_log2 u32 | 24 base_height i32 (1/1024 m) | 28 padding |
+ * 20 cell_log2 u32 | 24 base_height i32 (1/1024 m) | 28 lod u32 |
  * 32..96 amps: 16 x i32, octave o at byte 32 + 4 * o (1/64 m).
  */
 export function writeParams(p: ResolvedHeightmap, target = new ArrayBuffer(HEIGHTMAP_PARAMS_BYTES)): ArrayBuffer {
@@ -57,7 +50,7 @@ export function writeParams(p: ResolvedHeightmap, target = new ArrayBuffer(HEIGH
   u32[4] = p.octaves;
   u32[5] = p.cellLog2;
   i32[6] = p.baseHeight;
-  u32[7] = 0;
+  u32[7] = p.lod;
   i32.set(p.amplitudes.subarray(0, MAX_OCTAVES), 8);
   return target;
 }
@@ -84,11 +77,12 @@ export class HeightmapKernel {
   private constructor(
     readonly device: GPUDevice,
     private readonly pipeline: GPUComputePipeline,
+    private readonly layout: GPUBindGroupLayout,
   ) {
     this.params = device.createBuffer({
       label: 'terrain.heightmap.params',
       size: HEIGHTMAP_PARAMS_BYTES,
-      usage: USAGE_UNIFORM | USAGE_COPY_DST,
+      usage: USAGE.UNIFORM | USAGE.COPY_DST,
     });
   }
 
@@ -100,31 +94,13 @@ export class HeightmapKernel {
    */
   static async create(device: GPUDevice, options: HeightmapKernelOptions = {}): Promise<HeightmapKernel> {
     const source = options.source ?? (await loadWgsl(HEIGHTMAP_WGSL_URL));
-    device.pushErrorScope('validation');
-    const module = device.createShaderModule({ label: 'terrain.heightmap.wgsl', code: source });
-    const info = await module.getCompilationInfo();
-    const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length > 0) {
-      await device.popErrorScope();
-      const messages = errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
-      throw new ShadersError('ShaderCompile', `terrain.heightmap.wgsl failed to compile: ${messages.join('; ')}`, {
-        label: 'terrain.heightmap',
-        messages,
-      });
-    }
-    const pipeline = await device.createComputePipelineAsync({
-      label: 'terrain.heightmap.pipeline',
-      layout: 'auto',
-      compute: { module, entryPoint: 'main' },
+    const { layout, pipelines } = await compileComputePipelines(device, {
+      label: 'terrain.heightmap',
+      source,
+      entryPoints: ['main'],
+      entries: [{ binding: 0, type: 'uniform' }, { binding: 1, type: 'storage' }],
     });
-    const error = await device.popErrorScope();
-    if (error !== null) {
-      throw new ShadersError('ShaderCompile', `terrain.heightmap pipeline rejected: ${error.message}`, {
-        label: 'terrain.heightmap',
-        messages: [error.message],
-      });
-    }
-    return new HeightmapKernel(device, pipeline);
+    return new HeightmapKernel(device, pipelines['main']!, layout);
   }
 
   private ensureCapacity(bytes: number): void {
@@ -134,12 +110,12 @@ export class HeightmapKernel {
     this.heights = this.device.createBuffer({
       label: 'terrain.heightmap.heights',
       size: bytes,
-      usage: USAGE_STORAGE | USAGE_COPY_SRC,
+      usage: USAGE.STORAGE | USAGE.COPY_SRC,
     });
     this.readback = this.device.createBuffer({
       label: 'terrain.heightmap.readback',
       size: bytes,
-      usage: USAGE_MAP_READ | USAGE_COPY_DST,
+      usage: USAGE.MAP_READ | USAGE.COPY_DST,
     });
     this.capacityBytes = bytes;
   }
@@ -148,7 +124,8 @@ export class HeightmapKernel {
    * Generates one chunk on the GPU.
    *
    * @param options See {@link HeightmapOptions}.
-   * @returns `(size + 1)^2` heights in 1/1024 m, equal to `generateChunkCpu(options)`.
+   * @returns `side^2` heights in 1/1024 m (`side = size / 2^lod + 1 + 2 * border`), equal to
+   *   `generateChunkCpu(options)`.
    * @throws ShadersError code `InvalidOption` for bad options; `Gpu` when the device fails
    *   (validation, out of memory, lost) or after {@link destroy}.
    */
@@ -166,47 +143,27 @@ export class HeightmapKernel {
     const heights = this.heights!;
     const readback = this.readback!;
     const device = this.device;
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    device.queue.writeBuffer(this.params, 0, writeParams(p, this.paramsBytes));
-    const bindGroup = device.createBindGroup({
-      label: 'terrain.heightmap.bindGroup',
-      layout: this.pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: this.params } },
-        { binding: 1, resource: { buffer: heights, size: bytes } },
-      ],
+    await withGpuErrorScopes(device, 'terrain.heightmap', () => {
+      device.queue.writeBuffer(this.params, 0, writeParams(p, this.paramsBytes));
+      const bindGroup = device.createBindGroup({
+        label: 'terrain.heightmap.bindGroup',
+        layout: this.layout,
+        entries: [
+          { binding: 0, resource: { buffer: this.params } },
+          { binding: 1, resource: { buffer: heights, size: bytes } },
+        ],
+      });
+      const encoder = device.createCommandEncoder({ label: 'terrain.heightmap.encoder' });
+      const pass = encoder.beginComputePass({ label: 'terrain.heightmap.pass' });
+      pass.setPipeline(this.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      const groups = Math.ceil(p.side / HEIGHTMAP_WORKGROUP);
+      pass.dispatchWorkgroups(groups, groups);
+      pass.end();
+      encoder.copyBufferToBuffer(heights, 0, readback, 0, bytes);
+      device.queue.submit([encoder.finish({ label: 'terrain.heightmap.commands' })]);
     });
-    const encoder = device.createCommandEncoder({ label: 'terrain.heightmap.encoder' });
-    const pass = encoder.beginComputePass({ label: 'terrain.heightmap.pass' });
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    const groups = Math.ceil(p.side / HEIGHTMAP_WORKGROUP);
-    pass.dispatchWorkgroups(groups, groups);
-    pass.end();
-    encoder.copyBufferToBuffer(heights, 0, readback, 0, bytes);
-    device.queue.submit([encoder.finish({ label: 'terrain.heightmap.commands' })]);
-    const validation = await device.popErrorScope();
-    const memory = await device.popErrorScope();
-    const scopeError = validation ?? memory;
-    if (scopeError !== null) {
-      throw new ShadersError('Gpu', `terrain.heightmap failed: ${scopeError.message}`, {
-        label: 'terrain.heightmap',
-        reason: scopeError.message,
-      });
-    }
-    try {
-      await readback.mapAsync(MAP_MODE_READ, 0, bytes);
-    } catch (error) {
-      throw new ShadersError('Gpu', `terrain.heightmap readback failed: ${(error as Error).message}`, {
-        label: 'terrain.heightmap',
-        reason: (error as Error).message,
-      });
-    }
-    const out = new Int32Array(p.side * p.side);
-    out.set(new Int32Array(readback.getMappedRange(0, bytes)));
-    readback.unmap();
-    return out;
+    return new Int32Array(await readBuffer(readback, bytes, 'terrain.heightmap'));
   }
 
   /** Frees the buffers. The device is the caller's. Safe to call twice. */
@@ -219,23 +176,13 @@ export class HeightmapKernel {
   }
 }
 
-const kernels = new WeakMap<GPUDevice, Promise<HeightmapKernel>>();
-
 /**
  * The heightmap kernel of a device, created on first use and cached for the device's lifetime
  * (a cache of compiled GPU objects, not simulation state).
  *
  * @throws ShadersError code `ShaderCompile` or `ShaderSource` (see {@link HeightmapKernel.create}).
  */
-export function heightmapKernel(device: GPUDevice): Promise<HeightmapKernel> {
-  let kernel = kernels.get(device);
-  if (kernel === undefined) {
-    kernel = HeightmapKernel.create(device);
-    kernels.set(device, kernel);
-    kernel.catch(() => kernels.delete(device));
-  }
-  return kernel;
-}
+export const heightmapKernel: (device: GPUDevice) => Promise<HeightmapKernel> = perDevice((device) => HeightmapKernel.create(device));
 
 /**
  * Generates one terrain chunk on the backend: the WGSL kernel on WebGPU, the CPU twin otherwise.
@@ -243,8 +190,9 @@ export function heightmapKernel(device: GPUDevice): Promise<HeightmapKernel> {
  *
  * @param backend From {@link acquireCompute}.
  * @param options See {@link HeightmapOptions}: seed, chunkX, chunkZ, size = 256, octaves = 6,
- *   cellLog2 = 7, amplitude = 64 m, persistence = 0.5, baseHeight = 0 m.
- * @returns `(size + 1)^2` heights in 1/1024 m (`HEIGHT_UNITS_PER_METRE`), row-major by z.
+ *   cellLog2 = 7, amplitude = 64 m, persistence = 0.5, baseHeight = 0 m, lod = 0, border = 0.
+ * @returns `side^2` heights in 1/1024 m (`HEIGHT_UNITS_PER_METRE`), row-major by z, with
+ *   `side = size / 2^lod + 1 + 2 * border` (default `size + 1`).
  * @throws ShadersError code `InvalidOption` for bad options (on either backend); `Gpu`,
  *   `ShaderCompile` or `ShaderSource` when the GPU path fails (fall back to a CPU backend).
  */

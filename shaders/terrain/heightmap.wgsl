@@ -4,6 +4,8 @@
 // Sources: PCG hash (Jarzynski & Olano, "Hash Functions for GPU Rendering", JCGT 2020), quintic
 // fade (Perlin 2002), fBm (Musgrave, "Texturing and Modeling: A Procedural Approach").
 
+// Level of detail: invocation (i, j) is global vertex origin + (i, j) * 2^lod (origin already
+// includes the chunk's border, see heightmap-cpu.ts).
 // Uniform block, 96 bytes (written by heightmap.ts, writeParams):
 //   offset  0  seed         u32   world seed
 //   offset  4  origin_x     i32   global x of vertex (0, 0) = chunkX * size
@@ -12,7 +14,7 @@
 //   offset 16  octaves      u32   1..16
 //   offset 20  cell_log2    u32   log2 of the coarsest lattice cell, in vertices (0..16)
 //   offset 24  base_height  i32   1/1024 m
-//   offset 28  (padding)
+//   offset 28  lod          u32   vertex spacing is 2^lod global vertices (0..11)
 //   offset 32  amps         array<vec4<i32>, 4>   octave o's amplitude at amps[o / 4][o % 4], 1/64 m
 struct Params {
   seed: u32,
@@ -22,7 +24,7 @@ struct Params {
   octaves: u32,
   cell_log2: u32,
   base_height: i32,
-  _pad: u32,
+  lod: u32,
   amps: array<vec4<i32>, 4>,
 }
 
@@ -82,7 +84,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   if (id.x >= params.side || id.y >= params.side) {
     return;
   }
-  let gx = params.origin_x + i32(id.x);
-  let gz = params.origin_z + i32(id.y);
+  let gx = params.origin_x + (i32(id.x) << params.lod);
+  let gz = params.origin_z + (i32(id.y) << params.lod);
   heights[id.y * params.side + id.x] = height_at(gx, gz);
 }

@@ -5,11 +5,9 @@
  * heights must be identical bit for bit. Skipped, with the reason, when the browser offers no
  * WebGPU adapter (the CPU fallback's reason is the skip reason).
  */
-import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT } from '../../scripts/server.ts';
-import { baseUrl, launchChromium, watchPageErrors } from './chromium.ts';
+import { baseUrl, launchChromium, repoModuleUrl, watchPageErrors } from './chromium.ts';
 
 let browser: Browser;
 
@@ -32,8 +30,7 @@ describe('terrain heightmap kernel in Chromium', () => {
     const page = await browser.newPage();
     const errors = watchPageErrors(page);
     await page.goto(baseUrl());
-    // The dev server's root is demos/; the rest of the repo is served under /@fs/ (vite.config.ts).
-    const moduleUrl = `/@fs${path.join(REPO_ROOT, 'shaders', 'index.ts')}`;
+    const moduleUrl = repoModuleUrl('shaders/index.ts');
     // A string, not a function: vitest would rewrite a dynamic import() inside a function body.
     const result = (await page.evaluate(`(async () => {
       const shaders = await import(${JSON.stringify(moduleUrl)});

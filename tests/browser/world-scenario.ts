@@ -4,13 +4,19 @@
  * LevelDB directory), then in a fresh room `world-<time>`:
  *
  * 1. opens pages A, B and C, each in its own browser context (own IndexedDB), `?quality=low`,
- *    C played by a seeded bot (`?bot=3`); waits until every page sees the three avatars;
+ *    C played by a seeded bot (`?bot=3`), A generating terrain on WebGPU (`?compute=gpu`), B and
+ *    C on the CPU twin (the default on a software adapter); waits until every page sees the
+ *    three avatars;
  * 2. walks A's avatar with the keyboard (D held 0.8 s) and measures how long after it stopped
  *    B and C show it within 5 cm of where A has it;
- * 3. places a block from A (debug handle `placeBlock`) and measures until B and C have it;
- * 4. reloads A and measures until the block is back (and records how many blocks the page had
+ * 3. checks the terrain: A's avatar is drawn at the terrain height and the drawn terrain mesh
+ *    under it is there (a ray cast down); A, B and C derived the same seed from the room and
+ *    hold bit-identical chunk (0, 0) (same hash from the GPU in A and the CPU in B and C);
+ *    B streams every LOD ring;
+ * 4. places a block from A (debug handle `placeBlock`) and measures until B and C have it;
+ * 5. reloads A and measures until the block is back (and records how many blocks the page had
  *    right after its IndexedDB load, before any peer spoke);
- * 5. closes the three contexts, opens page D in a new context and measures until the block is
+ * 6. closes the three contexts, opens page D in a new context and measures until the block is
  *    back: nobody else is in the room, so it can only come from the relay's archive.
  *
  * Prints progress on stderr and one result line on stdout: `WORLD_RESULT {json}`
@@ -39,6 +45,26 @@ const STEP_TIMEOUT_MS = 30_000;
 const DEFAULT_VIEWPORT = { width: 560, height: 360 };
 /** How close B and C must show A's avatar to where A has it, m. */
 export const POSITION_TOLERANCE_M = 0.05;
+/** How close the drawn terrain mesh under A's avatar must be to the terrain height, m (triangles vs bilinear). */
+export const GROUND_TOLERANCE_M = 0.1;
+
+/** What the scenario saw of the terrain. */
+export interface WorldTerrainResult {
+  /** Terrain seed per page (A, B, C). */
+  readonly seeds: readonly number[];
+  /** Terrain backend per page. */
+  readonly backends: readonly string[];
+  /** Hash of chunk (0, 0) at LOD 0 per page. */
+  readonly originChunkHashes: readonly number[];
+  /** A's avatar after walking: where it is drawn, the terrain height, the drawn mesh under it, m. */
+  readonly standing: { readonly x: number; readonly z: number; readonly drawnY: number | null; readonly terrainY: number; readonly meshY: number | null };
+  /** B's resident chunks by LOD (all rings streamed). */
+  readonly chunksByLod: readonly number[];
+  /** From opening the pages until the terrain under A's avatar was drawn, ms. */
+  readonly groundDrawnAfterMs: number;
+  /** From opening the pages until B had every wanted chunk (all LOD rings), ms. */
+  readonly allChunksAfterMs: number;
+}
 
 /** What the scenario measured; printed as JSON after {@link RESULT_PREFIX}. */
 export interface WorldResult {
@@ -71,6 +97,7 @@ export interface WorldResult {
   readonly archiveSeenByD: boolean;
   /** Blocks D got in total (A's and the bot's). */
   readonly blocksInD: number;
+  readonly terrain?: WorldTerrainResult;
   readonly pageErrors: Readonly<Record<string, readonly string[]>>;
   readonly screenshots: readonly string[];
 }
@@ -139,7 +166,7 @@ export async function runScenario(options: { screenshots?: string; room?: string
     const contexts = await Promise.all([0, 1, 2].map(() => browser!.newContext({ viewport })));
     const t0 = Date.now();
     const [a, b, c] = await Promise.all([
-      open(contexts[0]!, 'A', 'name=Ada&fresh=1'),
+      open(contexts[0]!, 'A', 'name=Ada&fresh=1&compute=gpu'),
       open(contexts[1]!, 'B', 'name=Brook&fresh=1'),
       open(contexts[2]!, 'C', 'bot=3&fresh=1'),
     ]);
@@ -171,6 +198,35 @@ export async function runScenario(options: { screenshots?: string; room?: string
       return Math.round(Math.hypot(v.x - x, v.z - z) * 10000) / 10000;
     }, [end.netId!, end.x, end.z] as const)));
     log(`A walked ${result.moved} m; seen in B, C after ${result.moveSeenAfterMs.join(' / ')} ms (error ${result.moveErrors.join(' / ')} m)`);
+
+    step = 'terrain: A stands on it, every page has the same chunks';
+    await a!.waitForFunction(() => window.peercompute!.terrain.standing().meshY !== undefined, undefined, { timeout: STEP_TIMEOUT_MS, polling: 50 });
+    const groundDrawnAfterMs = Date.now() - t0;
+    await sleep(100);
+    const standing = await a!.evaluate(() => {
+      const s = window.peercompute!.terrain.standing();
+      return { ...s, drawnY: s.drawnY ?? null, meshY: s.meshY ?? null };
+    });
+    await Promise.all(pages.map((page) => page.waitForFunction(() => window.peercompute!.terrain.chunkHash(0, 0)?.lod === 0, undefined, { timeout: STEP_TIMEOUT_MS, polling: 50 })));
+    step = 'terrain: B streams every LOD ring';
+    await b!.waitForFunction(() => window.peercompute!.terrain.chunks().idle, undefined, { timeout: STEP_TIMEOUT_MS, polling: 100 }).catch(async (error: unknown) => {
+      const chunks = await b!.evaluate(() => ({ ...window.peercompute!.terrain.chunks(), backend: window.peercompute!.terrain.backend() }));
+      throw new Error(`${(error as Error).message}; B's terrain: ${JSON.stringify(chunks)}`);
+    });
+    const allChunksAfterMs = Date.now() - t0;
+    const info = await Promise.all(pages.map((page) => page.evaluate(() => ({
+      seed: window.peercompute!.terrain.seed,
+      backend: window.peercompute!.terrain.backend(),
+      hash: window.peercompute!.terrain.chunkHash(0, 0)!.hash,
+      byLod: window.peercompute!.terrain.chunks().byLod,
+      meshes: window.peercompute!.terrain.chunks().meshes,
+    }))));
+    result.terrain = {
+      seeds: info.map((i) => i.seed), backends: info.map((i) => i.backend), originChunkHashes: info.map((i) => i.hash),
+      standing, chunksByLod: info[1]!.byLod, groundDrawnAfterMs, allChunksAfterMs,
+    };
+    log(`terrain: seeds ${result.terrain.seeds.join(' / ')}, chunk (0, 0) hashes ${result.terrain.originChunkHashes.map((h) => h.toString(16)).join(' / ')}, `
+      + `backends ${result.terrain.backends.join(' / ')}; A stands at y ${standing.drawnY} (terrain ${standing.terrainY}, mesh ${standing.meshY}); B's chunks by LOD ${info[1]!.byLod.join('/')}`);
 
     step = 'place a block from A';
     const placedAt = Date.now();

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import {
-  acquireCompute, generateChunk, generateChunkCpu, heightmapChecksum, HEIGHT_UNITS_PER_METRE, pcgHash, ShadersError,
+  acquireCompute, generateChunk, generateChunkCpu, heightmapChecksum, HEIGHT_UNITS_PER_METRE, pcgHash, REQUIRED_LIMITS, ShadersError,
   type HeightmapOptions,
 } from '../../shaders/index.ts';
 
@@ -122,6 +122,6 @@ describe('heightmap CPU twin', () => {
     };
     const backend = await acquireCompute({ gpu: { requestAdapter: async () => adapter } as unknown as GPU });
     expect(backend).toMatchObject({ kind: 'cpu', cause: 'limits' });
-    expect(backend.kind === 'cpu' && backend.reason).toContain('maxComputeInvocationsPerWorkgroup 32 < 64');
+    expect(backend.kind === 'cpu' && backend.reason).toContain(`maxComputeInvocationsPerWorkgroup 32 < ${REQUIRED_LIMITS.maxComputeInvocationsPerWorkgroup}`);
   });
 });

@@ -6,34 +6,19 @@
  * that compares GPU and CPU itself and reports mismatches as JSON. Skipped, naming why, only
  * when no adapter can be created.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { CHROMIUM_LIB_DIR, SWIFTSHADER_ICD, nodeGpuEnv } from '../../shaders/node-gpu.ts';
+import { noGpuReason, runGpuChild } from './gpu-child.ts';
+import { cpuBackend } from '../../shaders/index.ts';
 import type { ChildReport } from './fixtures/terrain-gpu-child.ts';
+import { walkStreamer } from './fixtures/terrain-walk.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/terrain-gpu-child.ts', import.meta.url));
 
-function runChild(): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: nodeGpuEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-test('heightmap kernel on WebGPU (Dawn) equals the CPU twin over sizes 1..256, seeds and chunks', async (ctx) => {
-  if (!existsSync(`${CHROMIUM_LIB_DIR}/libvulkan.so.1`) || !existsSync(SWIFTSHADER_ICD)) {
-    ctx.skip(`no WebGPU adapter possible: ${CHROMIUM_LIB_DIR} lacks libvulkan.so.1 or vk_swiftshader_icd.json (install Debian's chromium)`);
-  }
-  const result = await runChild();
-  expect(result.code, `child exited ${result.code} ${result.signal ?? ''}: ${result.stderr.slice(-2000)}`).toBe(0);
-  const report = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as ChildReport;
+test('heightmap kernel on WebGPU (Dawn) equals the CPU twin over sizes 1..256, seeds, chunks, LODs and borders; a streamer walk gives the same hashes', async (ctx) => {
+  const missing = noGpuReason();
+  if (missing !== null) ctx.skip(missing);
+  const report = await runGpuChild<ChildReport>(CHILD);
   if (report.adapter === null) {
     ctx.skip(`no WebGPU adapter in Node: ${report.reason}`);
     return;
@@ -42,6 +27,13 @@ test('heightmap kernel on WebGPU (Dawn) equals the CPU twin over sizes 1..256, s
     `terrain 256 chunk on ${report.adapter}: GPU ${report.timing.gpuMs.toFixed(1)} ms (with readback), ` +
       `CPU twin ${report.timing.cpuMs.toFixed(1)} ms`,
   );
-  expect(report.cases.length).toBeGreaterThanOrEqual(16);
+  expect(report.cases.length).toBeGreaterThanOrEqual(21);
   expect(report.cases.filter((c) => c.mismatches !== 0)).toEqual([]);
-}, 60_000);
+  expect(report.cases.filter((c) => (c.options.lod ?? 0) > 0 || (c.options.border ?? 0) > 0)).toHaveLength(5);
+  // The streamer walking the same path with chunks from the GPU gives the CPU's hash sequence.
+  const cpu = await walkStreamer(cpuBackend('preferred', 'test'));
+  expect(cpu.filter((e) => e.startsWith('evicted')).length).toBeGreaterThan(0);
+  expect(cpu.length).toBeGreaterThan(60);
+  expect(report.stream).toEqual(cpu);
+  console.log(`terrain streamer walk: ${cpu.length} events, GPU and CPU hash sequences identical`);
+}, 90_000);

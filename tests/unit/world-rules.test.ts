@@ -7,7 +7,9 @@ import { createInputRecord, createInputSystem, Phase, storeOf, type InputRecord,
 import {
   Avatar, Block, BlockState, cellCentre, cellOf, createBlockCleanupSystem, createWorldGame, liveBlocks, MAX_STACK, nearestBlock,
   PLACE_DISTANCE, placeBlockAt, placementTarget, spawnerOf, stackOn, walk, WALK_SPEED, WORLD_HALF, WorldBot, type Cell,
+  groundLevel, terrainSeedOf, WORLD_TERRAIN,
 } from '../../demos/world/game.ts';
+import { HEIGHT_UNITS_PER_METRE } from '../../shaders/index.ts';
 
 /** An input source replaying `records` (then idle). */
 function replay(records: Partial<InputRecord>[]): InputSource {
@@ -99,7 +101,7 @@ describe('world rules: walking and the avatar system', () => {
     const b = storeOf(game.world, Block);
     expect([b.cx[e1], b.cy[e1], b.cz[e1]]).toEqual([3, 0, -5]);
     expect([b.cx[e2], b.cy[e2], b.cz[e2]]).toEqual([3, 1, -5]);
-    expect(placeBlockAt(game.world, 25, 0, 1)).toBeUndefined();
+    expect(placeBlockAt(game.world, WORLD_HALF + 5, 0, 1)).toBeUndefined();
   });
 
   it('cleanup despawns owned removed blocks and adopted avatars, and nothing else', () => {
@@ -142,5 +144,59 @@ describe('world rules: bot', () => {
     const a = storeOf(game.world, Avatar);
     expect(Math.hypot(a.x[game.avatar]!, a.z[game.avatar]!)).toBeGreaterThan(0.5);
     expect(liveBlocks(game.world).eids.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('world rules: terrain', () => {
+  it('derives the terrain seed from the room id: equal for equal rooms, different otherwise', () => {
+    expect(terrainSeedOf('world-main')).toBe(terrainSeedOf('world-main'));
+    expect(terrainSeedOf('world-main')).not.toBe(terrainSeedOf('world-main2'));
+    const a = createWorldGame({ terrainSeed: terrainSeedOf('world-x') });
+    const b = createWorldGame({ terrainSeed: terrainSeedOf('world-x') });
+    const c = createWorldGame({ terrainSeed: terrainSeedOf('world-y') });
+    const heights = (g: ReturnType<typeof createWorldGame>) => [[0, 0], [10.5, -3.25], [-60, 61]].map(([x, z]) => g.terrain.heightAt(x!, z!));
+    expect(heights(b)).toEqual(heights(a));
+    expect(heights(c)).not.toEqual(heights(a));
+  });
+
+  it('blocks stand on their cell\'s lowest corner rounded down to whole metres: never floating, at most 1 m plus the slope below', () => {
+    const game = createWorldGame({ terrainSeed: terrainSeedOf('world-rules') });
+    const t = game.terrain.sampler;
+    let spread = 0;
+    for (let cx = -WORLD_HALF; cx < WORLD_HALF; cx += 7) {
+      for (let cz = -WORLD_HALF; cz < WORLD_HALF; cz += 5) {
+        const level = groundLevel(t, cx, cz);
+        expect(Number.isInteger(level)).toBe(true);
+        const corners = [[cx, cz], [cx + 1, cz], [cx, cz + 1], [cx + 1, cz + 1]].map(([x, z]) => t.vertexHeight(x!, z!) / HEIGHT_UNITS_PER_METRE);
+        expect(level).toBeLessThanOrEqual(Math.min(...corners));
+        expect(level).toBeGreaterThan(Math.min(...corners) - 1);
+        spread = Math.max(spread, Math.max(...corners) - Math.min(...corners));
+      }
+    }
+    expect(spread).toBeGreaterThan(0.05); // the ground is not flat
+    expect(spread).toBeLessThan(1); // ... but walkable: under 45 degrees within any sampled cell
+  });
+
+  it('the terrain is gentle: heights within the fBm bound, slopes mostly under 20 degrees over the playable square', () => {
+    const game = createWorldGame({ terrainSeed: 12345 });
+    const bound = WORLD_TERRAIN.noise.amplitude / (1 - WORLD_TERRAIN.noise.persistence);
+    let steep = 0;
+    let total = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let x = -WORLD_HALF; x < WORLD_HALF; x += 2) {
+      for (let z = -WORLD_HALF; z < WORLD_HALF; z += 2) {
+        const h = game.terrain.heightAt(x, z);
+        min = Math.min(min, h);
+        max = Math.max(max, h);
+        const slope = Math.hypot(game.terrain.heightAt(x + 1, z) - h, game.terrain.heightAt(x, z + 1) - h);
+        if (slope > Math.tan((20 * Math.PI) / 180)) steep++;
+        total++;
+      }
+    }
+    expect(Math.abs(min)).toBeLessThanOrEqual(bound);
+    expect(Math.abs(max)).toBeLessThanOrEqual(bound);
+    expect(max - min).toBeGreaterThan(2); // real hills
+    expect(steep / total).toBeLessThan(0.1);
   });
 });
