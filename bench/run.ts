@@ -11,11 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { formatTable, type BenchRow } from './harness.ts';
+import { benchCompute } from './compute.bench.ts';
 import { benchNet } from './net.bench.ts';
 import { benchPhysicsStep, benchSnapshot } from './physics.bench.ts';
 import { benchReplication } from './replication.bench.ts';
 import { benchRollback } from './rollback.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
+import { benchSwarm } from './swarm.bench.ts';
 import { benchWebrtc } from './webrtc.bench.ts';
 
 const groups: Record<string, () => Promise<BenchRow[]>> = {
@@ -26,6 +28,8 @@ const groups: Record<string, () => Promise<BenchRow[]>> = {
   net: benchNet,
   rollback: benchRollback,
   replication: benchReplication,
+  compute: benchCompute,
+  swarm: benchSwarm,
 };
 
 async function main(): Promise<void> {

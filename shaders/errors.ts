@@ -16,8 +16,12 @@
  * - `Gpu`: a GPU operation failed after the device was acquired: validation error, out of
  *   memory, lost device, failed buffer mapping (`data.label`, `data.reason`). Recoverable: acquire
  *   a new backend (possibly the CPU one) and run again.
+ * - `UnknownKernel`: a task named a kernel that is not in the registry (`data.kernel`).
+ * - `MalformedInput`: a kernel task's input bytes are not one valid input, or exceed the kernel's
+ *   `maxInputBytes` (`data.kernel`, `data.detail` or `data.bytes`/`data.limit`). Recoverable: the
+ *   bytes came from elsewhere (a peer, a worker); refuse the task.
  */
-export type ShadersErrorCode = 'InvalidOption' | 'ShaderCompile' | 'ShaderSource' | 'Gpu';
+export type ShadersErrorCode = 'InvalidOption' | 'ShaderCompile' | 'ShaderSource' | 'Gpu' | 'UnknownKernel' | 'MalformedInput';
 
 /** The one error class of the shaders area: a stable `code` plus data fields. */
 export class ShadersError extends Error {

@@ -29,6 +29,55 @@ export type { HeightmapKernelOptions } from './terrain/heightmap.ts';
 export {
   generateChunkCpu, generateResolvedCpu, heightAt, heightmapChecksum, pcgHash, resolveHeightmapOptions,
   HEIGHT_UNITS_PER_METRE, AMPLITUDE_UNITS_PER_METRE, MAX_OCTAVES, MAX_CELL_LOG2, MAX_CHUNK_SIZE,
-  DEFAULT_CHUNK_SIZE, DEFAULT_OCTAVES, DEFAULT_CELL_LOG2, DEFAULT_AMPLITUDE, DEFAULT_PERSISTENCE, DEFAULT_BASE_HEIGHT,
+  DEFAULT_CHUNK_SIZE, DEFAULT_OCTAVES, DEFAULT_CELL_LOG2, DEFAULT_AMPLITUDE, DEFAULT_PERSISTENCE, DEFAULT_BASE_HEIGHT, MAX_BORDER,
 } from './terrain/heightmap-cpu.ts';
 export type { HeightmapOptions, ResolvedHeightmap } from './terrain/heightmap-cpu.ts';
+export { chunkInterior, chunkNormals } from './terrain/normals.ts';
+export {
+  createTerrainSampler, resolveTerrainSettings, DEFAULT_TERRAIN_CHUNK_CELLS, DEFAULT_TERRAIN_VERTEX_SPACING, MAX_TERRAIN_CHUNK_CELLS,
+} from './terrain/sample.ts';
+export type { ResolvedTerrainSettings, TerrainNoiseOptions, TerrainSampler, TerrainSettings } from './terrain/sample.ts';
+export {
+  chunkKey, TerrainStreamer, DEFAULT_LOD_RADII, DEFAULT_STREAM_MAX_IN_FLIGHT, DEFAULT_STREAM_MAX_RETRIES, MAX_STREAM_CHUNKS,
+} from './terrain/streamer.ts';
+export type {
+  ChunkGenerator, ChunkRequest, TerrainChunk, TerrainStreamerEvents, TerrainStreamerOptions, TerrainStreamerStats, TerrainViewer,
+} from './terrain/streamer.ts';
+
+export {
+  createSwarm, initialSwarmState, isqrt, resolveSwarmOptions, stepSwarmCpu, swarmAabbs, swarmChecksum, swarmIntegrate, swarmNarrowphase,
+  MAX_SWARM_BODIES, SWARM_MAX_IMPULSE, SWARM_MAX_SPEED, SWARM_PAIRS_PER_BODY, SWARM_UNITS_PER_METRE,
+} from './swarm/swarm-cpu.ts';
+export type { CpuSwarm, ResolvedSwarm, SwarmOptions, SwarmState, SwarmStepStats } from './swarm/swarm-cpu.ts';
+export { SwarmKernel, SwarmSimulation, writeSwarmParams, SWARM_PARAMS_BYTES, SWARM_WGSL_URL, SWARM_WORKGROUP } from './swarm/swarm.ts';
+export type { SwarmKernelOptions, SwarmReadback } from './swarm/swarm.ts';
+
+export {
+  findPairs, broadphaseKernel, BroadphaseKernel, writeBroadphaseParams,
+  BROADPHASE_WGSL_URL, BROADPHASE_PARAMS_BYTES, BROADPHASE_WORKGROUP, PAIR_COUNT_BYTES,
+} from './broadphase/broadphase.ts';
+export type {
+  BroadphaseEncodeInput, BroadphaseEncodeOutput, BroadphaseKernelOptions, BroadphaseParams,
+} from './broadphase/broadphase.ts';
+export {
+  findPairsCpu, findPairsResolvedCpu, bruteForcePairs, validateAabbs, minCellSize, invCellSizeF32, resolveBroadphase,
+  cellHash, tableSizeFor, tooManyPairsError, MAX_BOXES, MAX_PAIRS, CELL_COORD_LIMIT, HASH_PRIMES,
+} from './broadphase/broadphase-cpu.ts';
+export type { BroadphaseOptions, ResolvedBroadphase } from './broadphase/broadphase-cpu.ts';
+
+export {
+  exclusiveScan, scanKernel, ScanKernel, PrefixScan,
+  SCAN_WGSL_URL, SCAN_WORKGROUP, SCAN_BLOCK, SCAN_PARAMS_STRIDE, SCAN_MAX_LEVELS, MAX_SCAN_COUNT,
+} from './common/scan.ts';
+export type { ScanKernelOptions } from './common/scan.ts';
+export { exclusiveScanCpu, SCAN_SATURATED } from './common/scan-cpu.ts';
+export { compileComputePipelines, withGpuErrorScopes, readBuffer, USAGE, MAP_MODE_READ } from './common/gpu.ts';
+export type { ComputeBindingSpec, ComputePipelines, ComputePipelinesSpec } from './common/gpu.ts';
+
+export {
+  getKernel, kernelNames, prepareKernelTask, registerKernel, runKernel, runKernelCpu,
+  encodeTerrainChunkInput, decodeTerrainChunkInput, encodeBroadphaseInput, decodeBroadphaseInput,
+  TERRAIN_CHUNK_KERNEL, BROADPHASE_PAIRS_KERNEL, MAX_KERNEL_BOXES, MAX_KERNEL_PAIRS,
+} from './kernels.ts';
+export type { BroadphaseTaskInput, KernelDefinition } from './kernels.ts';
+

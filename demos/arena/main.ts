@@ -14,6 +14,7 @@
  * Debug handle for tests and the console (`window.peercompute`, see README.md):
  * `{ world, scheduler, runtime, player, players, backend, playerPosition(), playerVelocity(), ready, net? }`.
  */
+import { intParam as intParamOf, runDemo } from '../shared/page.ts';
 import {
   createBrowserInputSampler,
   createInputSystem,
@@ -69,15 +70,9 @@ declare global {
 
 const canvas = document.getElementById('game') as HTMLCanvasElement;
 const params = new URLSearchParams(location.search);
+const intParam = (name: string, fallback: number): number => intParamOf(params, name, fallback);
 
-main().catch((error: unknown) => {
-  const box = document.getElementById('error');
-  if (box) {
-    box.style.display = 'grid';
-    box.textContent = `The arena could not start:\n\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-  }
-  console.error(error);
-});
+runDemo('The arena', main);
 
 async function main(): Promise<void> {
   const [created] = await Promise.all([
@@ -163,15 +158,6 @@ async function main(): Promise<void> {
     },
     onGame: (game, drawn, net) => show(game, drawn, net),
   });
-}
-
-/** An integer query parameter, or `fallback` when it is absent. @throws Error naming the parameter when it is not an integer. */
-function intParam(name: string, fallback: number): number {
-  const raw = params.get(name);
-  if (raw === null) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw new Error(`?${name}= must be an integer, got "${raw}"`);
-  return value;
 }
 
 /** Single player: the HUD's "play online" link opens a fresh room for two (random name; not game state). */
