@@ -20,8 +20,23 @@
  * - `MalformedInput`: a kernel task's input bytes are not one valid input, or exceed the kernel's
  *   `maxInputBytes` (`data.kernel`, `data.detail` or `data.bytes`/`data.limit`). Recoverable: the
  *   bytes came from elsewhere (a peer, a worker); refuse the task.
+ * - `KernelFailed`: a kernel threw something that is not a ShadersError, or returned something
+ *   that is not a Uint8Array, inside a pool worker (`data.kernel`, `data.reason`). The worker
+ *   lives on.
+ * - `WorkerQueueFull`: a worker pool's queue holds `maxQueued` tasks and no worker is free
+ *   (`data.kernel`, `data.queued`, `data.busy`). Recoverable: retry later; check `canSubmit`.
+ * - `WorkerTaskCancelled`: a worker pool task's AbortSignal fired (`data.kernel`,
+ *   `data.running`: whether the worker was already running it and was replaced, `data.reason`).
+ * - `WorkerCrashed`: the worker running a task died (uncaught error, `process.exit`, out of
+ *   memory) (`data.kernel`, `data.reason`, `data.exitCode` in Node). The pool replaces the
+ *   worker; other tasks are unaffected. Retrying the same input will likely crash again.
+ * - `WorkerStart`: a pool worker could not start: no worker support, the entry or one of the
+ *   pool's `modules` failed to load or exports no `registerKernels` (`data.reason`, `data.url`).
+ * - `WorkerPoolClosed`: the task was refused, or was queued or running, when the pool's
+ *   `close()` was called (`data.kernel`).
  */
-export type ShadersErrorCode = 'InvalidOption' | 'ShaderCompile' | 'ShaderSource' | 'Gpu' | 'UnknownKernel' | 'MalformedInput';
+export type ShadersErrorCode = 'InvalidOption' | 'ShaderCompile' | 'ShaderSource' | 'Gpu' | 'UnknownKernel' | 'MalformedInput'
+  | 'KernelFailed' | 'WorkerQueueFull' | 'WorkerTaskCancelled' | 'WorkerCrashed' | 'WorkerStart' | 'WorkerPoolClosed';
 
 /** The one error class of the shaders area: a stable `code` plus data fields. */
 export class ShadersError extends Error {

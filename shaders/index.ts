@@ -81,3 +81,6 @@ export {
 } from './kernels.ts';
 export type { BroadphaseTaskInput, KernelDefinition } from './kernels.ts';
 
+export { createWorkerPool, defaultWorkerPoolSize, WorkerPool, DEFAULT_WORKER_MAX_QUEUED, MAX_WORKER_POOL_SIZE } from './workers/pool.ts';
+export type { WorkerPoolOptions, WorkerPoolStats, WorkerRunOptions } from './workers/pool.ts';
+export type { NodeWorkerLimits } from './workers/spawn.ts';
