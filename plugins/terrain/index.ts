@@ -27,7 +27,7 @@ export { TerrainPluginError } from './errors.ts';
 export type { TerrainPluginErrorCode } from './errors.ts';
 
 export { createTerrain, terrainOf, terrainHeightAt, TERRAIN, TERRAIN_STREAM_SYSTEM, DEFAULT_STREAM_EVERY_TICKS } from './terrain.ts';
-export type { Terrain, TerrainColliderSettings, TerrainOptions } from './terrain.ts';
+export type { ChunkOffload, Terrain, TerrainColliderSettings, TerrainOptions, TerrainStats } from './terrain.ts';
 
 export {
   chunkHeightfield, createTerrainColliderSystem, terrainShapeId, TerrainCollider, TERRAIN_COLLIDER_SYSTEM, TERRAIN_SHAPE_ID_BASE,

@@ -72,6 +72,26 @@ export interface TerrainOptions extends Omit<TerrainStreamerOptions, 'generate'>
   readonly computeTasks?: ComputeTasksOptions;
 }
 
+/**
+ * Generates a chunk elsewhere (another peer's GPU through room compute): resolves with the same
+ * heights `generateChunk` gives (`options` as the kernel takes them), or returns `undefined`
+ * when nobody can take it now (the chunk is then generated here). A rejection also falls back
+ * to generating here (counted in `stats.offloadFailed`).
+ */
+export type ChunkOffload = (options: HeightmapOptions, signal: AbortSignal) => Promise<Int32Array> | undefined;
+
+/** Where the chunks of a terrain were generated. */
+export interface TerrainStats {
+  /** On this page's GPU. */
+  gpu: number;
+  /** With the CPU twin here. */
+  cpu: number;
+  /** By the offload (another peer). */
+  offloaded: number;
+  /** Offloads that failed (then generated here). */
+  offloadFailed: number;
+}
+
 /** The terrain of a world. */
 export interface Terrain {
   readonly streamer: TerrainStreamer;
@@ -82,6 +102,13 @@ export interface Terrain {
   readonly backend: ComputeBackend;
   /** Why the plugin left the GPU, when it did. */
   readonly fallbackReason: string | undefined;
+  /** Where chunks were generated so far. */
+  readonly stats: Readonly<TerrainStats>;
+  /**
+   * Sets (or with `undefined` removes) where chunks go when this terrain generates on the CPU:
+   * e.g. a GPU peer through room compute. Chunks on a GPU backend are never offloaded.
+   */
+  setOffload(offload: ChunkOffload | undefined): void;
   /** Removes the systems, aborts generation, despawns collider entities; safe to call twice. */
   dispose(): void;
 }
@@ -144,15 +171,36 @@ export function createTerrain(scheduler: Scheduler, options: TerrainOptions): Te
   const ownsTasks = findResource(world, COMPUTE_TASKS) === undefined;
   const tasks = ownsTasks ? installComputeTasks(scheduler, options.computeTasks) : computeTasks(world);
 
-  const run = async (heightmap: HeightmapOptions): Promise<Int32Array> => {
-    if (backend.kind === 'cpu') return generateChunk(backend, heightmap);
+  const stats: TerrainStats = { gpu: 0, cpu: 0, offloaded: 0, offloadFailed: 0 };
+  let offload: ChunkOffload | undefined;
+
+  const onCpu = async (heightmap: HeightmapOptions, signal: AbortSignal): Promise<Int32Array> => {
+    const away = offload?.(heightmap, signal);
+    if (away !== undefined) {
+      try {
+        const heights = await away;
+        stats.offloaded++;
+        return heights;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        stats.offloadFailed++;
+      }
+    }
+    stats.cpu++;
+    return generateChunk(cpu, heightmap);
+  };
+
+  const run = async (heightmap: HeightmapOptions, signal: AbortSignal): Promise<Int32Array> => {
+    if (backend.kind === 'cpu') return onCpu(heightmap, signal);
     try {
-      return await generateChunk(backend, heightmap);
+      const heights = await generateChunk(backend, heightmap);
+      stats.gpu++;
+      return heights;
     } catch (error) {
       if (!(error instanceof ShadersError) || error.code === 'InvalidOption') throw error;
       fallbackReason ??= `GPU terrain failed, using the CPU twin: ${error.message}`;
       backend = cpu;
-      return generateChunk(cpu, heightmap);
+      return onCpu(heightmap, signal);
     }
   };
 
@@ -161,7 +209,7 @@ export function createTerrain(scheduler: Scheduler, options: TerrainOptions): Te
     generate: (request, signal) => new Promise<Int32Array>((resolve, reject) => {
       const handle = tasks.submit({
         name: `terrain ${request.key}`,
-        run: () => run(request.options),
+        run: (taskSignal) => run(request.options, taskSignal),
         onResult: (_w, heights) => resolve(heights),
         onError: (_w, error) => reject(error),
       });
@@ -206,6 +254,10 @@ export function createTerrain(scheduler: Scheduler, options: TerrainOptions): Te
     },
     get fallbackReason() {
       return fallbackReason;
+    },
+    stats,
+    setOffload(next) {
+      offload = next;
     },
     dispose() {
       if (disposed) return;

@@ -46,6 +46,36 @@ async function walkWorld(seed: number): Promise<{ events: string[]; world: GameW
 }
 
 describe('terrain plugin: streaming through compute tasks', () => {
+  test('offload: chunks go to the offload while it takes them, back here when it declines or fails; hashes unchanged', async () => {
+    const run = async (offload: Parameters<Terrain['setOffload']>[0]) => {
+      const world = createWorld({ seed: 1 });
+      const scheduler = new Scheduler(world);
+      const terrain = createTerrain(scheduler, { seed: 5, chunkCells: 16, noise: NOISE, lodRadii: [20, 40], viewers: () => [{ x: 8, z: 8 }] });
+      terrain.setOffload(offload);
+      const hashes: string[] = [];
+      terrain.streamer.on('ready', (chunk) => hashes.push(`${chunk.key} ${chunk.hash}`));
+      await runUntilIdle(scheduler, terrain);
+      const stats = { ...terrain.stats };
+      terrain.dispose();
+      return { hashes: hashes.sort(), stats };
+    };
+    let calls = 0;
+    // A helper that answers every other chunk, fails every fourth, declines the rest.
+    const helper = (options: Parameters<typeof generateChunkCpu>[0]) => {
+      calls++;
+      if (calls % 4 === 0) return Promise.reject(new Error('peer left'));
+      if (calls % 2 === 1) return Promise.resolve(generateChunkCpu(options));
+      return undefined;
+    };
+    const local = await run(undefined);
+    const helped = await run(helper);
+    expect(local.stats).toMatchObject({ offloaded: 0, offloadFailed: 0, gpu: 0 });
+    expect(helped.hashes).toEqual(local.hashes);
+    expect(helped.stats.offloaded).toBeGreaterThan(0);
+    expect(helped.stats.offloadFailed).toBeGreaterThan(0);
+    expect(helped.stats.offloaded + helped.stats.cpu).toBe(local.stats.cpu);
+  });
+
   test('results land on a later tick than their submission; nothing is ready during the first tick', async () => {
     const world = createWorld({ seed: 1 });
     const scheduler = new Scheduler(world);
