@@ -16,9 +16,11 @@ import { benchNet } from './net.bench.ts';
 import { benchPhysicsStep, benchSnapshot } from './physics.bench.ts';
 import { benchReplication } from './replication.bench.ts';
 import { benchRollback } from './rollback.bench.ts';
+import { benchRoomCompute } from './room-compute.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
 import { benchSwarm } from './swarm.bench.ts';
 import { benchWebrtc } from './webrtc.bench.ts';
+import { benchWorkers } from './workers.bench.ts';
 
 const groups: Record<string, () => Promise<BenchRow[]>> = {
   scheduler: benchScheduler,
@@ -27,9 +29,11 @@ const groups: Record<string, () => Promise<BenchRow[]>> = {
   webrtc: benchWebrtc,
   net: benchNet,
   rollback: benchRollback,
+  'room-compute': benchRoomCompute,
   replication: benchReplication,
   compute: benchCompute,
   swarm: benchSwarm,
+  workers: benchWorkers,
 };
 
 async function main(): Promise<void> {

@@ -24,6 +24,10 @@
  * - `Persistence` (replication): a document store is unavailable or failed: no IndexedDB in this
  *   runtime, or the archive's LevelDB directory cannot be opened (locked by another process,
  *   not writable); the message names the store.
+ * - `ComputeFailed` (room compute): a submitted task could not complete; `data.reason` is
+ *   `Attempts` (every allowed remote run failed), `NoWorker` (no capable peer for `timeoutMs`),
+ *   `Failed` (our own executor failed too), `Cancelled` (its signal aborted) or `Closed`;
+ *   `data.taskId` and `data.kernel` name the task. Recoverable: submit again later.
  */
 export type NetcodeErrorCode =
   | 'InvalidConfig'
@@ -36,7 +40,8 @@ export type NetcodeErrorCode =
   | 'InvalidRequest'
   | 'JoinRefused'
   | 'JoinFailed'
-  | 'Persistence';
+  | 'Persistence'
+  | 'ComputeFailed';
 
 /** The one error class of the netcode area. */
 export class NetcodeError extends Error {

@@ -48,3 +48,7 @@ export * from './rollback/index.ts';
 // Yjs documents replicated over rooms (y-protocols sync and awareness), browser persistence:
 // replication/index.ts lists them explicitly. The archival peer is Node-only (relay/index.ts).
 export * from './replication/index.ts';
+
+// Compute shared across a room's peers (kernel names and bytes, verified results):
+// compute/index.ts lists them explicitly.
+export * from './compute/index.ts';
