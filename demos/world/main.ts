@@ -56,7 +56,7 @@ export interface WorldTerrainDebug {
   /** Where chunks are generated: `webgpu (<adapter>)` or `cpu (<reason>)`. */
   backend(): string;
   /** Resident chunks by LOD, e.g. `[9, 16, 30]`, generation counters, and whether every wanted chunk is there (`idle`). */
-  chunks(): { byLod: number[]; generated: number; evicted: number; meshes: number; idle: boolean };
+  chunks(): { byLod: number[]; generated: number; evicted: number; meshes: number; idle: boolean; offloaded: number; offloadFailed: number };
   /** Hash and LOD of the resident chunk `(chunkX, chunkZ)`, if any. */
   chunkHash(chunkX: number, chunkZ: number): { lod: number; hash: number } | undefined;
   /** Terrain height at `(x, z)` m (bilinear from the integer heights). */
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     chunks() {
       const byLod: number[] = [];
       for (const chunk of terrain.streamer.residentChunks()) byLod[chunk.lod] = (byLod[chunk.lod] ?? 0) + 1;
-      return { byLod: Array.from(byLod, (n) => n ?? 0), generated: terrain.streamer.stats.generated, evicted: terrain.streamer.stats.evicted, meshes: drawn.terrainMeshes.meshes().size, idle: terrain.streamer.idle };
+      return { byLod: Array.from(byLod, (n) => n ?? 0), generated: terrain.streamer.stats.generated, evicted: terrain.streamer.stats.evicted, meshes: drawn.terrainMeshes.meshes().size, idle: terrain.streamer.idle, offloaded: terrain.stats.offloaded, offloadFailed: terrain.stats.offloadFailed };
     },
     chunkHash(chunkX, chunkZ) {
       const chunk = terrain.streamer.chunk(chunkX, chunkZ);
@@ -149,7 +149,8 @@ async function main(): Promise<void> {
     byId('peers').textContent = net === undefined ? '–' : [...names.values()].join(', ');
     byId('blocks').textContent = String(liveBlocks(game.world).eids.length);
     const chunks = terrainDebug.chunks();
-    byId('terrain').textContent = `${chunks.byLod.reduce((p, q) => p + q, 0)} chunks, ${terrain.backend.kind === 'webgpu' ? 'GPU' : 'CPU'}`;
+    const fromPeers = terrain.stats.offloaded > 0 ? ` (${terrain.stats.offloaded} from GPU peers)` : '';
+    byId('terrain').textContent = `${chunks.byLod.reduce((p, q) => p + q, 0)} chunks, ${terrain.backend.kind === 'webgpu' ? 'GPU' : 'CPU'}${fromPeers}`;
     byId('stored').textContent = persistence === undefined ? '–'
       : !persistence.loaded ? 'loading / unavailable'
         : `loaded${persistence.blocksAtLoad >= 0 ? ` (${persistence.blocksAtLoad} blocks)` : ''}${persistence.cleared ? ', cleared first' : ''}`;

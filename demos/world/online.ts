@@ -14,9 +14,10 @@
  */
 import * as Y from 'yjs';
 import {
-  closeWithPage, createPeer, discoverRelays, EcsAuthority, joinRoom, persistInBrowser, RealClock, replicateWorld, YRoomProvider,
-  type BrowserPersistence, type Peer, type Replicator, type RoomTransport,
+  closeWithPage, createPeer, createRoomCompute, discoverRelays, EcsAuthority, joinRoom, persistInBrowser, RealClock, replicateWorld,
+  YRoomProvider, type BrowserPersistence, type Peer, type Replicator, type RoomCompute, type RoomTransport,
 } from '../../netcode/index.ts';
+import { encodeTerrainChunkInput, getKernel, prepareKernelTask, runKernel } from '../../shaders/index.ts';
 import { hasComponent, Phase, query, storeOf } from '../../engine/index.ts';
 import {
   Avatar, Block, BlockState, createBlockCleanupSystem, liveBlocks, markRemoved, PALETTE, placeBlockAt, spawnerOf, WORLD_COMPONENTS,
@@ -57,6 +58,8 @@ export interface WorldNetDebug {
   readonly doc: Y.Doc;
   readonly provider: YRoomProvider;
   readonly replicator: Replicator;
+  /** Compute shared with the room: this page generates terrain chunks for peers without WebGPU, and asks GPU peers when it has none. */
+  readonly compute: RoomCompute;
   readonly persistence: PersistenceStatus;
   /** Live (not removed) blocks with a network id: grid cell and level. */
   blocks(): Array<{ netId: string; x: number; y: number; z: number }>;
@@ -132,6 +135,29 @@ export async function startOnlineWorld(options: OnlineWorldOptions): Promise<Wor
   scheduler.addSystem(Phase.Replication, createBlockCleanupSystem(replicator, peer.peerId));
   provider.awareness.setLocalState({ name: options.presence.name, colour: options.presence.colour } satisfies WorldPresence);
 
+  // 4. Compute shared with the room: a page with WebGPU generates chunks for the others; a page
+  //    without asks a GPU peer first (its own CPU twin when none has room). Same heights either way.
+  //    A software adapter (SwiftShader) is slower than the CPU twin: it does not count as a GPU
+  //    worth asking (it still answers tasks like any peer with a free slot).
+  const local = game.terrain.backend;
+  const realGpu = local.kind === 'webgpu' && !local.isFallbackAdapter;
+  const compute = createRoomCompute(room, {
+    capability: { webgpu: realGpu, adapter: local.kind === 'webgpu' ? local.adapterName.slice(0, 120) : '', slots: 1 },
+    execute: (kernel, input) => runKernel(game.terrain.backend, kernel, input),
+    validate: (kernel, input) => void prepareKernelTask(kernel, input),
+    maxOutputBytes: (kernel) => getKernel(kernel)?.maxOutputBytes,
+    local: 'fallback',
+  });
+  if (local.kind === 'cpu') {
+    game.terrain.setOffload((heightmap, signal) => {
+      const gpuPeerFree = compute.peers().some((p) => p.present && !p.excluded && p.capability?.webgpu === true
+        && p.capability.running < p.capability.slots);
+      if (!gpuPeerFree) return undefined;
+      return compute.submit('terrain.chunk', encodeTerrainChunkInput(heightmap), { signal })
+        .then((bytes) => new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+    });
+  }
+
   // Archive guess: members that published no presence for a while.
   const joinedAt = new Map<string, number>();
   for (const p of room.peers()) joinedAt.set(p, performance.now());
@@ -166,6 +192,7 @@ export async function startOnlineWorld(options: OnlineWorldOptions): Promise<Wor
     doc,
     provider,
     replicator,
+    compute,
     persistence,
     blocks() {
       const out: Array<{ netId: string; x: number; y: number; z: number }> = [];

@@ -64,6 +64,8 @@ export interface WorldTerrainResult {
   readonly groundDrawnAfterMs: number;
   /** From opening the pages until B had every wanted chunk (all LOD rings), ms. */
   readonly allChunksAfterMs: number;
+  /** Chunks each page got from a GPU peer through room compute so far (A has WebGPU: 0). */
+  readonly offloaded: readonly number[];
 }
 
 /** What the scenario measured; printed as JSON after {@link RESULT_PREFIX}. */
@@ -220,13 +222,14 @@ export async function runScenario(options: { screenshots?: string; room?: string
       hash: window.peercompute!.terrain.chunkHash(0, 0)!.hash,
       byLod: window.peercompute!.terrain.chunks().byLod,
       meshes: window.peercompute!.terrain.chunks().meshes,
+      offloaded: window.peercompute!.terrain.chunks().offloaded,
     }))));
     result.terrain = {
       seeds: info.map((i) => i.seed), backends: info.map((i) => i.backend), originChunkHashes: info.map((i) => i.hash),
-      standing, chunksByLod: info[1]!.byLod, groundDrawnAfterMs, allChunksAfterMs,
+      standing, chunksByLod: info[1]!.byLod, groundDrawnAfterMs, allChunksAfterMs, offloaded: info.map((i) => i.offloaded),
     };
     log(`terrain: seeds ${result.terrain.seeds.join(' / ')}, chunk (0, 0) hashes ${result.terrain.originChunkHashes.map((h) => h.toString(16)).join(' / ')}, `
-      + `backends ${result.terrain.backends.join(' / ')}; A stands at y ${standing.drawnY} (terrain ${standing.terrainY}, mesh ${standing.meshY}); B's chunks by LOD ${info[1]!.byLod.join('/')}`);
+      + `backends ${result.terrain.backends.join(' / ')}; A stands at y ${standing.drawnY} (terrain ${standing.terrainY}, mesh ${standing.meshY}); B's chunks by LOD ${info[1]!.byLod.join('/')}; chunks from GPU peers ${info.map((i) => i.offloaded).join(' / ')}`);
 
     step = 'place a block from A';
     const placedAt = Date.now();
