@@ -226,8 +226,15 @@ export class PeerComputeNode {
    * @throws NodeError `InvalidState` when not in state `created`; `NoWebGpu`, `NoRelay`, or
    *   `StartFailed` (with the failing part and the cause) after releasing what was built.
    */
-  async start(): Promise<void> {
-    if (this.#state !== 'created') throw new NodeError('InvalidState', `start() in state ${this.#state}`, { state: this.#state });
+  start(): Promise<void> {
+    if (this.#state !== 'created') return Promise.reject(new NodeError('InvalidState', `start() in state ${this.#state}`, { state: this.#state }));
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  #starting: Promise<void> | undefined;
+
+  async #start(): Promise<void> {
     this.#setState('starting');
     let part = 'compute';
     try {
@@ -548,11 +555,13 @@ export class PeerComputeNode {
 
   /**
    * Releases everything `start()` built, newest first: ticking, room compute, session, room,
-   * peer, compute tasks, physics, worker pool, GPU device. Safe to call twice and in any state;
-   * a part that fails to release is reported on `error` and the others are still released.
+   * peer, compute tasks, physics, worker pool, GPU device. Safe to call twice and in any state
+   * (during `start()` it waits for it to end first); a part that fails to release is reported on
+   * `error` and the others are still released.
    */
   async stop(): Promise<void> {
-    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    if (this.#state === 'starting') await this.#starting?.catch(() => undefined); // then stop what it built
+    if (this.#state === 'stopped' || this.#state === 'stopping' || this.#state === 'failed') return;
     if (this.#state === 'created') {
       this.#setState('stopped');
       return;

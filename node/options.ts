@@ -93,7 +93,10 @@ export interface NodeOptions {
   readonly tickRate?: number;
   /** Capacity of a new world; default the engine's (`DEFAULT_MAX_ENTITIES`). */
   readonly maxEntities?: number;
-  /** Rapier physics in the Physics phase: `true` for defaults, or its options; default off. */
+  /**
+   * Rapier physics in the Physics phase: `true` for defaults, or its options; default off. Not
+   * applied with a rollback session: its `createGame` sets up its own physics.
+   */
   readonly physics?: boolean | PhysicsOptions;
   /**
    * This peer's input, sampled once per tick: a browser sampler, a bot, a script. Without a

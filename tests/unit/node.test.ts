@@ -101,6 +101,17 @@ describe('createNode', () => {
     await expect(node.start()).rejects.toMatchObject({ code: 'InvalidState' });
   });
 
+  test('stop() during start() waits for it and then releases everything', async () => {
+    const before = resources();
+    const node = createNode({ webgpu: 'off', workers: 1 });
+    const starting = node.start();
+    const stopping = node.stop();
+    await starting;
+    await stopping;
+    expect(node.state).toBe('stopped');
+    expectNothingNew(before);
+  });
+
   test('bad options are refused before anything starts, naming the option', () => {
     const code = (fn: () => unknown): string => {
       try {
