@@ -25,7 +25,7 @@ import {
 } from '../../shaders/index.ts';
 
 /** Default number of spheres. */
-export const DEFAULT_SWARM_COUNT = 16_384;
+export const DEFAULT_SWARM_COUNT = 20_000;
 /** Most steps one task advances (catching up after slow frames). */
 export const MAX_STEPS_PER_TASK = 4;
 

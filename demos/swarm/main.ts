@@ -3,7 +3,7 @@
  * reason why), the swarm game (`game.ts`), its scene (`scene.ts`) and the HUD with the GPU/CPU
  * toggle and the frame and step times.
  *
- * Query parameters (README.md has the table): `?n=COUNT` (default 16384), `?seed=N`,
+ * Query parameters (README.md has the table): `?n=COUNT` (default 20000), `?seed=N`,
  * `?backend=cpu` (start on the CPU twin), `?quality=low`, `?engine=webgpu`, `?debug=1`.
  *
  * Debug handle (`window.peercompute`, see README.md): `{ game, ready, backend(), step(),
