@@ -184,14 +184,15 @@ async function libp2pCases(alone: BenchRow): Promise<BenchRow[]> {
     peer = await createPeer({ relays: relay.tcpMultiaddrs, allow: LOOPBACK, webrtc: false });
     const room = await joinRoom(peer, ROOM);
     const remote = async () => Object.fromEntries(await Promise.all(helpers.map(async (h, i) => [`helper${i + 1}`, await h.runs()] as const)));
-    const cases: { name: string; verify: VerifyMode; local: LocalRole }[] = [
+    const cases: { name: string; verify: VerifyMode; local: LocalRole; prefetch?: number }[] = [
       { name: "requester + 2 helper processes, libp2p TCP via relay, verify 'none'", verify: 'none', local: 'worker' },
+      { name: "the same with prefetch 1 (one run queued per helper)", verify: 'none', local: 'worker', prefetch: 1 },
       { name: "requester + 2 helper processes, libp2p, verify 'spot-check' (10 % + first)", verify: 'spot-check', local: 'worker' },
       { name: "2 helper processes only (requester local: 'fallback'), libp2p, verify 'none'", verify: 'none', local: 'fallback' },
     ];
     for (const c of cases) {
       const counter = { runs: 0 };
-      const compute = createRoomCompute(room, options(counter, { local: c.local }));
+      const compute = createRoomCompute(room, options(counter, { local: c.local, ...(c.prefetch === undefined ? {} : { prefetch: c.prefetch }) }));
       try {
         await until(() => compute.peers().filter((p) => p.capability !== undefined).length === 2, 'helper processes');
         const { samples, counts } = await measure(compute, c.verify, { requester: counter }, remote);

@@ -67,7 +67,7 @@ import { IncomingTransfer, OutgoingTransfer } from './transfer.ts';
 import {
   COMPUTE_DROP_REASONS, DATA_HEADER_BYTES, DEFAULT_COMPUTE_CHANNEL, DEFAULT_COMPUTE_CHUNK_BYTES, DEFAULT_COMPUTE_TIMEOUT_MS,
   DEFAULT_COMPUTE_WINDOW_BYTES, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BUFFERED_INPUT_BYTES, DEFAULT_MAX_INPUT_BYTES,
-  DEFAULT_MAX_STRIKES, DEFAULT_MAX_TASKS_PER_PEER, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_SPOT_CHECK_RATE,
+  DEFAULT_COMPUTE_PREFETCH, DEFAULT_MAX_STRIKES, DEFAULT_MAX_TASKS_PER_PEER, DEFAULT_PRESENCE_INTERVAL_MS, DEFAULT_SPOT_CHECK_RATE,
   type AdvertisedCapability, type ComputeCapability, type ComputeDropReason, type ComputeExecutor, type ComputePeerInfo,
   type LocalRole, type RoomComputeEvents, type RoomComputeOptions, type RoomComputeStats, type RunFailure, type SubmitOptions,
   type VerifyMode,
@@ -231,6 +231,7 @@ interface Resolved {
   readonly chunkBytes: number;
   readonly windowBytes: number;
   readonly presenceIntervalMs: number;
+  readonly prefetch: number;
   readonly clock: Clock;
 }
 
@@ -283,6 +284,7 @@ function resolveOptions(transport: RoomTransport, o: RoomComputeOptions): Resolv
     maxTasksPerPeer: int('maxTasksPerPeer', o.maxTasksPerPeer ?? DEFAULT_MAX_TASKS_PER_PEER, 1, 1_000_000),
     maxBufferedInputBytes: int('maxBufferedInputBytes', o.maxBufferedInputBytes ?? DEFAULT_MAX_BUFFERED_INPUT_BYTES, 0, Number.MAX_SAFE_INTEGER),
     presenceIntervalMs: ms('presenceIntervalMs', o.presenceIntervalMs ?? DEFAULT_PRESENCE_INTERVAL_MS),
+    prefetch: int('prefetch', o.prefetch ?? DEFAULT_COMPUTE_PREFETCH, 0, 64),
     clock: o.clock ?? new RealClock(),
   };
 }
@@ -782,9 +784,9 @@ class RoomComputeImpl implements RoomCompute {
     return Math.max(0, required - task.results.length - active);
   }
 
-  /** Free slots of a remote peer as we estimate them. */
+  /** Free slots of a remote peer as we estimate them, plus the runs it may queue (`prefetch`). */
   private free(r: RemotePeer): number {
-    return (r.capability?.slots ?? 0) - r.othersLoad - r.outstanding;
+    return (r.capability?.slots ?? 0) + this.o.prefetch - r.othersLoad - r.outstanding;
   }
 
   /**

@@ -27,6 +27,8 @@ export const DEFAULT_COMPUTE_CHUNK_BYTES = 16 * 1024;
 export const DEFAULT_COMPUTE_WINDOW_BYTES = 256 * 1024;
 /** Default shortest interval between two presence broadcasts of a changed load, ms. */
 export const DEFAULT_PRESENCE_INTERVAL_MS = 500;
+/** Default of {@link RoomComputeOptions.prefetch}: no run queued beyond a remote peer's free slots. */
+export const DEFAULT_COMPUTE_PREFETCH = 0;
 /** Room left in a transport frame for a `data` message's header, bytes. */
 export const DATA_HEADER_BYTES = 32;
 
@@ -127,6 +129,13 @@ export interface RoomComputeOptions {
   readonly chunkBytes?: number;
   /** Most bytes of one transfer unacknowledged, >= `chunkBytes`. Default {@link DEFAULT_COMPUTE_WINDOW_BYTES}. */
   readonly windowBytes?: number;
+  /**
+   * Runs a remote peer may hold beyond its free slots, integer in [0, 64]: they wait there, so
+   * the next input travels while the current run computes and a result's transfer does not
+   * leave the peer idle. Default {@link DEFAULT_COMPUTE_PREFETCH}. Queued time counts toward
+   * `timeoutMs`.
+   */
+  readonly prefetch?: number;
   /** Shortest interval between presence broadcasts of a changed load, ms. Default {@link DEFAULT_PRESENCE_INTERVAL_MS}. */
   readonly presenceIntervalMs?: number;
   /** Clock of the time-outs (the network's `ManualClock` in tests). Default a `RealClock`. */

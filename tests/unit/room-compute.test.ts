@@ -95,6 +95,28 @@ describe('room compute: spreading and results', () => {
     expect(rig.peer('a').compute.peers().find((p) => p.peerId === 'c')?.capability).toEqual({ webgpu: true, adapter: 'test gpu', slots: 3, running: expect.any(Number) });
   });
 
+  it('prefetch: a 1-slot helper is given one queued run beyond its slot with prefetch 1, none without', async () => {
+    const peak = async (prefetch: number): Promise<number> => {
+      const rig = await createRig({
+        ids: ['a', 'b'],
+        behaviour: () => ({ workMs: 40 }),
+        options: () => ({ verify: 'none', local: 'fallback', prefetch }),
+      });
+      const a = rig.peer('a');
+      let most = 0;
+      // Our runs on b right after each assignment (the new one included).
+      a.compute.on('assigned', () => queueMicrotask(() => {
+        most = Math.max(most, a.compute.peers().find((p) => p.peerId === 'b')?.outstanding ?? 0);
+      }));
+      const { inputs, states } = await runChunks(rig, 'a', 6);
+      expectAllCorrect(inputs, states);
+      expect(count(assignedTo(rig, 'a'), 'b')).toBe(6);
+      return most;
+    };
+    expect(await peak(0)).toBe(1);
+    expect(await peak(1)).toBe(2);
+  });
+
   it('moves results of several transport frames through a small window (chunked, acknowledged)', async () => {
     const rig = await createRig({
       ids: ['a', 'b'],
