@@ -340,7 +340,7 @@ export class PeerComputeNode {
       const peer = await createPeer({ ...network.peer, relays: [...relays] });
       this.#peer = peer;
       this.#onCleanup('peer', () => peer.close());
-      room = await joinRoom(peer, network.room, network.topology === undefined ? {} : { topology: network.topology });
+      room = await joinRoom(peer, network.room, this.#options.topology === undefined ? {} : { topology: this.#options.topology });
     }
     const joined = room;
     this.#room = joined;

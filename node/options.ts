@@ -25,8 +25,6 @@ export interface NodeNetworkOptions {
   readonly relays?: readonly string[];
   /** A transport to use instead of libp2p (an in-memory room in tests). `stop()` closes it. */
   readonly transport?: RoomTransport;
-  /** Room topology; default `'auto'` (mesh up to 8 peers, then gossip). */
-  readonly topology?: TopologySetting;
   /** Extra options of `createPeer` (listen addresses, timeouts, private key). */
   readonly peer?: Omit<PeerOptions, 'relays'>;
 }
@@ -106,6 +104,11 @@ export interface NodeOptions {
   readonly input?: InputSource;
   /** Join a room; default: offline. */
   readonly network?: NodeNetworkOptions;
+  /**
+   * How the room carries messages (libp2p rooms): `'auto'` (default: full mesh up to 8 members,
+   * then gossip), `'mesh'`, `'relay-star'` or `'gossip'`. Ignored with an injected transport.
+   */
+  readonly topology?: TopologySetting;
   /** What the room shares; default none (the room is used for compute and presence only). */
   readonly session?: ReplicationSessionOptions | RollbackSessionOptions;
   /**
@@ -169,6 +172,7 @@ export function checkNodeOptions(options: NodeOptions): void {
     ['webgpu', options.webgpu, ['auto', 'off', 'require']],
     ['storage', options.storage, ['memory', 'indexeddb']],
     ['tick', options.tick, ['auto', 'manual']],
+    ['topology', options.topology, ['auto', 'mesh', 'relay-star', 'gossip']],
   ] as const) {
     if (value !== undefined && !(allowed as readonly string[]).includes(value)) throw invalid(name, value, `must be one of ${allowed.join(', ')}`);
   }

@@ -126,6 +126,7 @@ describe('createNode', () => {
     expect(code(() => createNode({ session: { kind: 'replication', components: [] } }))).toBe('InvalidConfig session');
     expect(code(() => createNode({ network: { room: 'r' }, session: { kind: 'rollback', players: 9, createGame: () => createCounterGame(2) } }))).toBe('InvalidConfig session.players');
     expect(code(() => createNode({ workers: -1 }))).toBe('InvalidConfig workers');
+    expect(code(() => createNode({ topology: 'ring' as 'mesh' }))).toBe('InvalidConfig topology');
   });
 
   test('a networked node in Node without relays fails to start with NoRelay and releases what it built', async () => {
