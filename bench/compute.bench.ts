@@ -22,27 +22,15 @@ import {
 import { acquireNodeCompute } from '../shaders/node-gpu.ts';
 import { runGpuBenchChild, sampleRow as row, timeRuns, type GpuChildOutput, type Timing } from './gpu-bench.ts';
 import type { BenchRow } from './harness.ts';
-import { random } from '../tests/unit/fixtures/broadphase-boxes.ts';
+import { uniformBoxes } from '../tests/unit/fixtures/broadphase-boxes.ts';
 
 const SIZES = [10_000, 100_000, 1_000_000] as const;
 /** Timed runs per size after one warm-up run. */
 const RUNS: Record<number, number> = { 10_000: 10, 100_000: 4, 1_000_000: 2 };
 const CHUNK: HeightmapOptions = { seed: 42, chunkX: 1, chunkZ: -1, size: 256 };
 
-/** `n` boxes, extents uniform in [0, 1], corners uniform in a cube of edge cbrt(n / 2). */
-function boxes(n: number): Float32Array {
-  const edge = Math.cbrt(n / 2);
-  const rnd = random(n);
-  const out = new Float32Array(6 * n);
-  for (let i = 0; i < n; i++) {
-    for (let axis = 0; axis < 3; axis++) {
-      const lo = Math.fround(rnd() * edge);
-      out[6 * i + axis] = lo;
-      out[6 * i + 3 + axis] = Math.max(lo, Math.fround(lo + rnd()));
-    }
-  }
-  return out;
-}
+/** `n` boxes, extents uniform in [0, 1], corners uniform in a cube of edge cbrt(n / 2) (about two partners each). */
+const boxes = (n: number): Float32Array => uniformBoxes(n, n, { maxExtent: 1, overlaps: 2 });
 
 async function gpuChild(): Promise<GpuChildOutput> {
   const backend = await acquireNodeCompute();

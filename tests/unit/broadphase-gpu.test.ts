@@ -10,19 +10,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { noGpuReason, runGpuChild } from './gpu-child.ts';
+import { gpuReportOrSkip } from './gpu-child.ts';
 import type { ChildReport } from './fixtures/broadphase-gpu-child.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/broadphase-gpu-child.ts', import.meta.url));
 
 test('broadphase and scan kernels on WebGPU (Dawn) equal their CPU twins; encode() feeds a consumer pass', async (ctx) => {
-  const missing = noGpuReason();
-  if (missing !== null) ctx.skip(missing);
-  const report = await runGpuChild<ChildReport>(CHILD);
-  if (report.adapter === null) {
-    ctx.skip(`no WebGPU adapter in Node: ${report.reason}`);
-    return;
-  }
+  const report = await gpuReportOrSkip<ChildReport>(ctx, CHILD);
   const big = report.cases.find((c) => c.name.includes('n=100000'));
   console.log(
     `broadphase on ${report.adapter}: 100k uniform boxes (${(big?.size ?? 0) / 2} pairs) GPU ${big?.gpuMs.toFixed(0)} ms ` +

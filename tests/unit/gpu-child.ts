@@ -5,6 +5,7 @@
  * (Dawn may print warnings on stdout before it).
  */
 import { spawn } from 'node:child_process';
+import type { TestContext } from 'vitest';
 import { existsSync } from 'node:fs';
 import { CHROMIUM_LIB_DIR, SWIFTSHADER_ICD, nodeGpuEnv } from '../../shaders/node-gpu.ts';
 
@@ -41,4 +42,16 @@ export async function runGpuChild<T>(fixture: string, args: string[] = []): Prom
   } catch {
     throw new Error(`${fixture} printed no JSON report: ${result.stdout.slice(-1000)} ${result.stderr.slice(-1000)}`);
   }
+}
+
+/**
+ * The GPU test preamble: skips (naming why) when no adapter can exist here or the child found
+ * none, else returns the child's report.
+ */
+export async function gpuReportOrSkip<T extends { adapter: string | null }>(ctx: TestContext, fixture: string): Promise<Extract<T, { adapter: string }>> {
+  const missing = noGpuReason();
+  if (missing !== null) ctx.skip(missing);
+  const report = await runGpuChild<T & { reason?: string }>(fixture);
+  if (report.adapter === null) ctx.skip(`no WebGPU adapter in Node: ${report.reason ?? 'unknown'}`);
+  return report as Extract<T, { adapter: string }>;
 }

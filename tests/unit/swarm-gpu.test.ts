@@ -6,19 +6,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { noGpuReason, runGpuChild } from './gpu-child.ts';
+import { gpuReportOrSkip } from './gpu-child.ts';
 import type { SwarmChildReport } from './fixtures/swarm-gpu-child.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/swarm-gpu-child.ts', import.meta.url));
 
 test('swarm on WebGPU (Dawn) equals the CPU twin at every checkpoint, sizes 1..3000', async (ctx) => {
-  const missing = noGpuReason();
-  if (missing !== null) ctx.skip(missing);
-  const report = await runGpuChild<SwarmChildReport>(CHILD);
-  if (report.adapter === null) {
-    ctx.skip(`no WebGPU adapter in Node: ${report.reason}`);
-    return;
-  }
+  const report = await gpuReportOrSkip<SwarmChildReport>(ctx, CHILD);
   expect(report.cases).toHaveLength(4);
   for (const c of report.cases) {
     expect(c.gpu, JSON.stringify(c.options)).toEqual(c.cpu);

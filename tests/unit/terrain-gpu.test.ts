@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { noGpuReason, runGpuChild } from './gpu-child.ts';
+import { gpuReportOrSkip } from './gpu-child.ts';
 import { cpuBackend } from '../../shaders/index.ts';
 import type { ChildReport } from './fixtures/terrain-gpu-child.ts';
 import { walkStreamer } from './fixtures/terrain-walk.ts';
@@ -16,13 +16,7 @@ import { walkStreamer } from './fixtures/terrain-walk.ts';
 const CHILD = fileURLToPath(new URL('./fixtures/terrain-gpu-child.ts', import.meta.url));
 
 test('heightmap kernel on WebGPU (Dawn) equals the CPU twin over sizes 1..256, seeds, chunks, LODs and borders; a streamer walk gives the same hashes', async (ctx) => {
-  const missing = noGpuReason();
-  if (missing !== null) ctx.skip(missing);
-  const report = await runGpuChild<ChildReport>(CHILD);
-  if (report.adapter === null) {
-    ctx.skip(`no WebGPU adapter in Node: ${report.reason}`);
-    return;
-  }
+  const report = await gpuReportOrSkip<ChildReport>(ctx, CHILD);
   console.log(
     `terrain 256 chunk on ${report.adapter}: GPU ${report.timing.gpuMs.toFixed(1)} ms (with readback), ` +
       `CPU twin ${report.timing.cpuMs.toFixed(1)} ms`,

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { uniformBoxes } from './fixtures/broadphase-boxes.ts';
 import {
   createWorkerPool, encodeBroadphaseInput, encodeTerrainChunkInput, runKernelCpu, ShadersError, type WorkerPool, type WorkerPoolOptions,
 } from '../../shaders/index.ts';
@@ -43,27 +44,6 @@ async function rejection(promise: Promise<unknown>): Promise<ShadersError> {
   throw new Error('expected the promise to reject');
 }
 
-/** mulberry32 boxes: n boxes with corners in a cube of edge `edge` and extents up to 1. */
-function boxes(n: number, seed: number, edge: number): Float32Array {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(6 * n);
-  for (let i = 0; i < n; i++) {
-    for (let axis = 0; axis < 3; axis++) {
-      const lo = Math.fround(rnd() * edge);
-      out[6 * i + axis] = lo;
-      out[6 * i + 3 + axis] = Math.max(lo, Math.fround(lo + rnd()));
-    }
-  }
-  return out;
-}
-
 const TERRAIN_CASES = [
   { seed: 1, chunkX: 0, chunkZ: 0, size: 16 },
   { seed: 7, chunkX: -3, chunkZ: 2, size: 64 },
@@ -77,9 +57,9 @@ describe('worker pool: results', () => {
     const p = pool({ size: 2 });
     const inputs: [string, Uint8Array][] = [
       ...TERRAIN_CASES.map((options): [string, Uint8Array] => ['terrain.chunk', encodeTerrainChunkInput(options)]),
-      ['broadphase.pairs', encodeBroadphaseInput(boxes(100, 1, 4))],
-      ['broadphase.pairs', encodeBroadphaseInput(boxes(2000, 2, 10), 2)],
-      ['broadphase.pairs', encodeBroadphaseInput(boxes(5000, 3, 14))],
+      ['broadphase.pairs', encodeBroadphaseInput(uniformBoxes(100, 1))],
+      ['broadphase.pairs', encodeBroadphaseInput(uniformBoxes(2000, 2), 2)],
+      ['broadphase.pairs', encodeBroadphaseInput(uniformBoxes(5000, 3))],
     ];
     const expected = inputs.map(([kernel, input]) => runKernelCpu(kernel, input));
     const outputs = await Promise.all(inputs.map(([kernel, input]) => p.run(kernel, input, { transfer: false })));
