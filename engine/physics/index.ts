@@ -45,7 +45,7 @@ export { PHYSICS, getPhysics, findPhysics, collisionEvents } from './state.ts';
 export type { PhysicsContext, CollisionEvent } from './state.ts';
 export { physicsSystem } from './system.ts';
 export { PHYSICS_EXTENSION } from './snapshot.ts';
-export { registerHeightfield, registerTrimesh, getHeightfield, getTrimesh } from './shapes.ts';
+export { registerHeightfield, registerTrimesh, getHeightfield, getTrimesh, unregisterHeightfield } from './shapes.ts';
 export type { HeightfieldData, TrimeshData, Vec3 } from './shapes.ts';
 export { addBody, applyImpulse, DEFAULT_BODY } from './bodies.ts';
 export type { BodyOptions, Rotation } from './bodies.ts';

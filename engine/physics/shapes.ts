@@ -169,6 +169,17 @@ export function registerTrimesh(world: GameWorld, id: number, data: TrimeshData)
   registry.trimeshes.set(id, Object.freeze({ vertices: vertices.slice(), indices: indices.slice() }));
 }
 
+/**
+ * Forgets heightfield `id` (streamed terrain that moved out of range). Bodies already created
+ * keep their shape: Rapier holds its own copy, and physics snapshots carry it, so restoring a
+ * state from before the removal needs no registration. Only a NEW body using `id` needs the
+ * data registered again first (the same data: registration is idempotent).
+ * @returns Whether `id` was registered.
+ */
+export function unregisterHeightfield(world: GameWorld, id: number): boolean {
+  return findResource(world, SHAPES)?.heightfields.delete(id) ?? false;
+}
+
 /** Heightfield `id` as registered (for renderers; do not mutate its arrays), or undefined. */
 export function getHeightfield(world: GameWorld, id: number): Readonly<HeightfieldData> | undefined {
   return findResource(world, SHAPES)?.heightfields.get(id);

@@ -19,6 +19,7 @@
  */
 import {
   addBody, BodyKind, defineComponent, despawn, getHeightfield, orderedQuery, registerHeightfield, ShapeKind, spawn, storeOf,
+  unregisterHeightfield,
   addComponent, type GameWorld, type HeightfieldData,
 } from '../../engine/index.ts';
 import { generateChunkCpu, HEIGHT_UNITS_PER_METRE, type ResolvedTerrainSettings, type TerrainViewer } from '../../shaders/index.ts';
@@ -117,8 +118,14 @@ export function createTerrainColliderSystem(options: TerrainColliderOptions): (w
     for (const eid of orderedQuery(world, [TerrainCollider])) {
       const cx = store.chunkX[eid]!;
       const cz = store.chunkZ[eid]!;
-      if (distance2(viewers, cx, cz) >= keep2) despawn(world, eid);
-      else have.set(`${cx},${cz}`, eid);
+      if (distance2(viewers, cx, cz) >= keep2) {
+        despawn(world, eid);
+        // Its data is regenerated (same bits) if the chunk is needed again; Rapier and snapshots
+        // keep their own copy for states from before.
+        unregisterHeightfield(world, terrainShapeId(cx, cz));
+      } else {
+        have.set(`${cx},${cz}`, eid);
+      }
     }
     const wanted: Array<{ cx: number; cz: number }> = [];
     const r2 = radius * radius;

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import {
-  addBody, checksum, computeTasks, createPhysics, createWorld, findResource, initPhysics, orderedQuery, Phase, Scheduler, ShapeKind, spawn,
+  addBody, checksum, computeTasks, createPhysics, createWorld, findResource, getHeightfield, initPhysics, orderedQuery, Phase, restore, Scheduler, ShapeKind, snapshot, spawn,
   storeOf, Transform, Velocity, type GameWorld,
 } from '../../engine/index.ts';
 import {
@@ -200,6 +200,23 @@ describe('terrain plugin: heightfield colliders', () => {
     expect(after).not.toContain(0);
     expect(after).toContain(12);
     moved.terrain.dispose();
+  });
+
+  test('heightfields of removed colliders are unregistered; restoring a state from before the removal still stands the ball on them', () => {
+    const m = ballWorld(8, 8);
+    for (let i = 0; i < 240; i++) m.scheduler.step();
+    const restY = m.t.py[m.ball]!;
+    const near = [...orderedQuery(m.world, [TerrainCollider])].map((e) => terrainShapeId(storeOf(m.world, TerrainCollider).chunkX[e]!, storeOf(m.world, TerrainCollider).chunkZ[e]!));
+    expect(near.length).toBeGreaterThanOrEqual(1);
+    for (const id of near) expect(getHeightfield(m.world, id)).toBeDefined();
+    const saved = snapshot(m.world);
+    m.t.px[m.ball] = 200; // teleport: the old chunks leave
+    for (let i = 0; i < 5; i++) m.scheduler.step();
+    for (const id of near) expect(getHeightfield(m.world, id), `heightfield ${id}`).toBeUndefined();
+    restore(m.world, saved);
+    for (let i = 0; i < 120; i++) m.scheduler.step();
+    expect(Math.abs(m.t.py[m.ball]! - restY)).toBeLessThan(0.02); // still resting on the restored colliders
+    m.terrain.dispose();
   });
 
   test('colliders are deterministic: two worlds stepping the same drop have equal checksums every 30 ticks', () => {
