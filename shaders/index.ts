@@ -84,3 +84,5 @@ export type { BroadphaseTaskInput, KernelDefinition } from './kernels.ts';
 export { createWorkerPool, defaultWorkerPoolSize, WorkerPool, DEFAULT_WORKER_MAX_QUEUED, MAX_WORKER_POOL_SIZE } from './workers/pool.ts';
 export type { WorkerPoolOptions, WorkerPoolStats, WorkerRunOptions } from './workers/pool.ts';
 export type { NodeWorkerLimits } from './workers/spawn.ts';
+export { queryOverlaps, overlapsFromPairs } from './broadphase/query.ts';
+export type { OverlapResult } from './broadphase/query.ts';
