@@ -357,8 +357,16 @@ export class PeerComputeNode {
     if (session.kind === 'replication') {
       const doc = new Y.Doc();
       this.#onCleanup('document', () => doc.destroy());
-      if (this.#options.storage === 'indexeddb') {
+      const storage = this.#options.storage;
+      if (storage === 'indexeddb') {
         const stored: BrowserPersistence = persistInBrowser(doc, `peercompute/${room.roomId}`);
+        this.#onCleanup('storage', () => stored.destroy());
+        await stored.whenLoaded;
+      } else if (typeof storage === 'object') {
+        // Node only (LevelDB is native): loaded by a computed URL so that bundles never see it.
+        const nodeOnly = new URL('../netcode/relay/index.ts', import.meta.url).href;
+        const { persistInLevelDb } = (await import(/* @vite-ignore */ nodeOnly)) as typeof import('../netcode/relay/index.ts');
+        const stored = persistInLevelDb(doc, storage.leveldb, room.roomId);
         this.#onCleanup('storage', () => stored.destroy());
         await stored.whenLoaded;
       }

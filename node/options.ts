@@ -112,10 +112,11 @@ export interface NodeOptions {
   /** What the room shares; default none (the room is used for compute and presence only). */
   readonly session?: ReplicationSessionOptions | RollbackSessionOptions;
   /**
-   * Where a replicated document is kept between runs: `'memory'` (default) or `'indexeddb'`
-   * (browser: loaded before the room is joined, so the first sync carries it).
+   * Where a replicated document is kept between runs, loaded before the room is joined (so the
+   * first sync carries it): `'memory'` (default: not kept), `'indexeddb'` (browser) or
+   * `{ leveldb: dir }` (Node: a LevelDB directory, one process at a time).
    */
-  readonly storage?: 'memory' | 'indexeddb';
+  readonly storage?: 'memory' | 'indexeddb' | { readonly leveldb: string };
   /**
    * WebGPU for kernels: `'auto'` (default) uses it when there is a usable device, `'off'` never,
    * `'require'` fails `start()` with `NoWebGpu` without one.
@@ -170,11 +171,15 @@ export function checkNodeOptions(options: NodeOptions): void {
   if (options.world !== undefined && options.scheduler!.world !== options.world) throw invalid('scheduler', 'another world', 'must be the scheduler of world');
   for (const [name, value, allowed] of [
     ['webgpu', options.webgpu, ['auto', 'off', 'require']],
-    ['storage', options.storage, ['memory', 'indexeddb']],
     ['tick', options.tick, ['auto', 'manual']],
     ['topology', options.topology, ['auto', 'mesh', 'relay-star', 'gossip']],
   ] as const) {
     if (value !== undefined && !(allowed as readonly string[]).includes(value)) throw invalid(name, value, `must be one of ${allowed.join(', ')}`);
+  }
+  const storage = options.storage;
+  if (storage !== undefined && storage !== 'memory' && storage !== 'indexeddb'
+    && !(typeof storage === 'object' && storage !== null && typeof storage.leveldb === 'string' && storage.leveldb !== '')) {
+    throw invalid('storage', storage, "must be 'memory', 'indexeddb' or { leveldb: <directory> }");
   }
   const network = options.network;
   if (network !== undefined && (typeof network !== 'object' || typeof network.room !== 'string')) {

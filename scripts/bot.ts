@@ -11,10 +11,12 @@
  * Flags: `--room` (default world-main), `--relay` (repeatable) or `--server` (the main job's
  * address; its /peercompute/config.json names the relay), `--seed` (default random), `--bots`
  * (peers in this process, default 1), `--duration` (seconds; default until Ctrl+C),
- * `--status-every` (seconds between status lines, default 5). Exits 0 after `--duration`, 1 on
- * a start failure, 2 on bad flags.
+ * `--status-every` (seconds between status lines, default 5), `--store DIR` (keep each bot's copy
+ * of the world in `DIR/bot-<seed>` with LevelDB, loaded before joining; default: memory only).
+ * Exits 0 after `--duration`, 1 on a start failure, 2 on bad flags.
  */
 import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fetchRelayConfig } from '../netcode/index.ts';
 import { createNode, type PeerComputeNode } from '../node/index.ts';
@@ -23,7 +25,7 @@ import {
 } from '../demos/world/game.ts';
 import { Phase } from '../engine/index.ts';
 
-const USAGE = `usage: npm run bot -- [--room world-main] (--relay <multiaddr>... | --server <url>) [--seed N] [--bots N] [--duration S] [--status-every S]`;
+const USAGE = `usage: npm run bot -- [--room world-main] (--relay <multiaddr>... | --server <url>) [--seed N] [--bots N] [--duration S] [--status-every S] [--store DIR]`;
 
 interface Flags {
   room: string;
@@ -32,6 +34,7 @@ interface Flags {
   bots: number;
   durationS: number | undefined;
   statusEveryS: number;
+  store: string | undefined;
 }
 
 function fail(message: string): never {
@@ -51,6 +54,7 @@ async function parseFlags(): Promise<Flags> {
         bots: { type: 'string', default: '1' },
         duration: { type: 'string' },
         'status-every': { type: 'string', default: '5' },
+        store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -80,6 +84,7 @@ async function parseFlags(): Promise<Flags> {
     bots: int('bots', values.bots, 1, 32)!,
     durationS: int('duration', values.duration, 1, 86_400),
     statusEveryS: int('status-every', values['status-every'], 1, 3600)!,
+    store: values.store,
   };
 }
 
@@ -96,6 +101,7 @@ async function startBot(flags: Flags, index: number): Promise<PeerComputeNode> {
     webgpu: 'off',
     network: { room: flags.room, relays: flags.relays },
     session: { kind: 'replication', components: WORLD_COMPONENTS, presence: { name, colour: PALETTE[colour]! } },
+    ...(flags.store === undefined ? {} : { storage: { leveldb: join(flags.store, name) } }),
   });
   node.on('error', ({ part, error }) => console.error(`bot ${name}: ${part}: ${(error as Error)?.message ?? String(error)}`));
   node.on('peer:join', ({ peerId }) => console.log(`bot ${name}: ${peerId} joined`));

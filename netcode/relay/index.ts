@@ -26,3 +26,7 @@ export {
 } from '../replication/archive.ts';
 export type { Archive, ArchiveOptions, ArchiveStats, TopicSource } from '../replication/archive.ts';
 export type { CloseOnSignalsOptions } from './process.ts';
+
+// Node persistence of a replicated document (y-leveldb), the twin of persistInBrowser.
+export { persistInLevelDb } from '../replication/leveldb-persistence.ts';
+export type { LevelDbPersistence } from '../replication/leveldb-persistence.ts';

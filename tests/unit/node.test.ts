@@ -6,6 +6,9 @@
  * (timers, sockets, workers, message ports) before and after; node-exit.test.ts checks that a
  * process with a GPU device and workers exits by itself after `stop()`.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import {
   addComponent, defineComponent, PlayerInput, Phase, query, createWorld, Scheduler, spawn, storeOf,
@@ -126,6 +129,7 @@ describe('createNode', () => {
     expect(code(() => createNode({ session: { kind: 'replication', components: [] } }))).toBe('InvalidConfig session');
     expect(code(() => createNode({ network: { room: 'r' }, session: { kind: 'rollback', players: 9, createGame: () => createCounterGame(2) } }))).toBe('InvalidConfig session.players');
     expect(code(() => createNode({ workers: -1 }))).toBe('InvalidConfig workers');
+    expect(code(() => createNode({ storage: { leveldb: '' } }))).toBe('InvalidConfig storage');
     expect(code(() => createNode({ topology: 'ring' as 'mesh' }))).toBe('InvalidConfig topology');
   });
 
@@ -162,6 +166,42 @@ describe('createNode', () => {
     expect(status.session.kind).toBe('replication');
     await Promise.all(nodes.map((n) => n.stop()));
     await net.close?.();
+  });
+
+  test('storage { leveldb }: a node that stops keeps its replicated world on disk; a new node loads it before joining', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'node-leveldb-'));
+    const Marker = defineComponent('NodeTestStored', { value: { type: 'f32' } });
+    const components = [defineReplicated(Marker)];
+    try {
+      const net = new MemoryNetwork({ conditioner: { latencyMs: 5 } });
+      const first = createNode({
+        webgpu: 'off', storage: { leveldb: dir },
+        network: { room: 'stored-world', transport: await net.join('stored-world', 'writer') },
+        session: { kind: 'replication', components },
+      });
+      started.push(first);
+      await first.start();
+      const e = spawn(first.world);
+      addComponent(first.world, e, Marker, { value: 7.25 });
+      addComponent(first.world, e, Replicated);
+      await until(() => (first.replicator?.stats().owned ?? 0) >= 1 && (first.replicator?.stats().blobsWritten ?? 0) >= 1, 5000, 'the marker written');
+      await first.stop();
+
+      const alone = new MemoryNetwork();
+      const second = createNode({
+        webgpu: 'off', storage: { leveldb: dir }, tick: 'manual',
+        network: { room: 'stored-world', transport: await alone.join('stored-world', 'reader') },
+        session: { kind: 'replication', components },
+      });
+      started.push(second);
+      await second.start();
+      // Nobody else is in the room: the marker can only come from the disk.
+      const values = query(second.world, [Marker]).map((x) => storeOf(second.world, Marker).value[x]);
+      expect(values).toEqual([7.25]);
+      await second.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('two nodes play a rollback match: slots by peer id, equal checksums at every confirmed frame', async () => {
