@@ -37,7 +37,7 @@
  */
 import type * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { bytesField, decodeWhole, fail, fieldChecks, need, u32, u8, varuint } from '../rollback/wire-checks.ts';
+import { bytesField, decodeWhole, fail, fieldChecks, need, stringField, u32, u8, varuint } from '../rollback/wire-checks.ts';
 
 /** Version byte of presence messages; presence of another version is dropped `Malformed`. */
 export const COMPUTE_PROTOCOL_VERSION = 1;
@@ -118,13 +118,7 @@ export interface MalformedComputeMessage {
 }
 
 const textEncoder = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-const { bad, checkInt } = fieldChecks('compute protocol');
-
-function checkString(field: string, v: string, minBytes: number, maxBytes: number): void {
-  const n = typeof v === 'string' ? textEncoder.encode(v).length : -1;
-  if (n < minBytes || n > maxBytes) bad(field, v, `a string of ${minBytes} to ${maxBytes} UTF-8 bytes`);
-}
+const { bad, checkInt, checkString } = fieldChecks('compute protocol');
 
 const partCode = (p: TransferPart): number => (p === 'input' ? 0 : p === 'result' ? 1 : bad('part', p, "'input' or 'result'"));
 const modeCode = (m: ResultMode): number => (m === 'bytes' ? 0 : m === 'hash' ? 1 : bad('mode', m, "'bytes' or 'hash'"));
@@ -216,16 +210,6 @@ export function clipDetail(detail: string): string {
   let s = detail.slice(0, MAX_REFUSAL_DETAIL_BYTES);
   while (textEncoder.encode(s).length > MAX_REFUSAL_DETAIL_BYTES) s = s.slice(0, -1);
   return s;
-}
-
-function stringField(d: decoding.Decoder, what: string, minBytes: number, maxBytes: number): string {
-  const raw = bytesField(d, what, maxBytes);
-  if (raw.length < minBytes) fail(`${what} is empty`);
-  try {
-    return strictUtf8.decode(raw);
-  } catch {
-    return fail(`${what} is not UTF-8`);
-  }
 }
 
 function partField(d: decoding.Decoder): TransferPart {

@@ -33,7 +33,7 @@
  */
 import type * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { bytesField, decodeWhole, fail, fieldChecks, u32, u8, varuint } from './wire-checks.ts';
+import { bytesField, decodeWhole, fail, fieldChecks, stringField, u32, u8, varuint } from './wire-checks.ts';
 import { MAX_INPUT_SIZE, MAX_PLAYERS, MAX_WIRE_FRAME } from './protocol.ts';
 
 /** Version byte of a watch request; a host speaking another version refuses with `Version`. */
@@ -107,14 +107,7 @@ export interface MalformedJoinMessage {
   readonly detail: string;
 }
 
-const textEncoder = new TextEncoder();
-
-const { bad, checkInt } = fieldChecks('late-join protocol');
-
-function checkString(field: string, v: string, minBytes: number, maxBytes: number): void {
-  const n = typeof v === 'string' ? textEncoder.encode(v).length : -1;
-  if (n < minBytes || n > maxBytes) bad(field, v, `a string of ${minBytes} to ${maxBytes} UTF-8 bytes`);
-}
+const { bad, checkInt, checkString } = fieldChecks('late-join protocol');
 
 /**
  * Encodes a join message. Validates every field first.
@@ -184,18 +177,6 @@ export function encodeJoinMessage(msg: JoinMessage): Uint8Array {
       bad('type', (msg as { type: unknown }).type, 'a late-join message type');
   }
   return encoding.toUint8Array(enc);
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-function stringField(d: decoding.Decoder, what: string, minBytes: number, maxBytes: number): string {
-  const raw = bytesField(d, what, maxBytes);
-  if (raw.length < minBytes) fail(`${what} is empty`);
-  try {
-    return strictUtf8.decode(raw);
-  } catch {
-    return fail(`${what} is not UTF-8`);
-  }
 }
 
 function decodeBody(d: decoding.Decoder): JoinMessage {

@@ -81,6 +81,19 @@ export function bytesField(d: decoding.Decoder, what: string, max: number): Uint
   return decoding.readUint8Array(d, length).slice();
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A varuint length and that many bytes of valid UTF-8, between `minBytes` and `maxBytes` long. */
+export function stringField(d: decoding.Decoder, what: string, minBytes: number, maxBytes: number): string {
+  const raw = bytesField(d, what, maxBytes);
+  if (raw.length < minBytes) fail(`${what} is empty`);
+  try {
+    return strictUtf8.decode(raw);
+  } catch {
+    return fail(`${what} is not UTF-8`);
+  }
+}
+
 /**
  * Decodes exactly one message from `bytes` with `decodeBody`. Never throws: a non-`Uint8Array`,
  * empty input, a {@link WireMalformed} (or any other error) from `decodeBody`, or trailing bytes
@@ -106,7 +119,11 @@ export interface FieldChecks {
   bad(field: string, value: unknown, want: string): never;
   /** @throws NetcodeError `InvalidRequest` unless `v` is an integer in `[min, max]`. */
   checkInt(field: string, v: number, min: number, max: number): void;
+  /** @throws NetcodeError `InvalidRequest` unless `v` is a string of `minBytes` to `maxBytes` UTF-8 bytes. */
+  checkString(field: string, v: string, minBytes: number, maxBytes: number): void;
 }
+
+const textEncoder = new TextEncoder();
 
 /** The encoder-side checks of one protocol. */
 export function fieldChecks(protocol: string): FieldChecks {
@@ -117,6 +134,10 @@ export function fieldChecks(protocol: string): FieldChecks {
     bad,
     checkInt(field, v, min, max) {
       if (!Number.isInteger(v) || v < min || v > max) bad(field, v, `an integer in [${min}, ${max}]`);
+    },
+    checkString(field, v, minBytes, maxBytes) {
+      const n = typeof v === 'string' ? textEncoder.encode(v).length : -1;
+      if (n < minBytes || n > maxBytes) bad(field, v, `a string of ${minBytes} to ${maxBytes} UTF-8 bytes`);
     },
   };
 }
