@@ -16,32 +16,21 @@
  *
  * In these rows `meanMs` is CPU wall time of the measured phase (once), so `p99` is `-`.
  */
-import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
-import { addComponent, createWorld, defineComponent, spawn, storeOf, type GameWorld } from '../engine/index.ts';
-import {
-  decodeBlob, defineReplicated, EcsAuthority, encodeBlobBody, MemoryNetwork, Replicated, replicateWorld, YRoomProvider, type Replicator,
-} from '../netcode/index.ts';
+import { addComponent, defineComponent, spawn, type GameWorld } from '../engine/index.ts';
+import { decodeBlob, defineReplicated, MemoryNetwork, Replicated } from '../netcode/index.ts';
 import type { BenchRow } from './harness.ts';
+import {
+  joinReplicating, moveOnCircle, Pos, POS_REPLICATED, rawPositionBytes, type ReplicatingPeer,
+} from '../tests/unit/fixtures/replication-motion.ts';
 
-const Pos = defineComponent('Pos', { x: { type: 'f32', unit: 'm' }, y: { type: 'f32', unit: 'm' }, z: { type: 'f32', unit: 'm' } });
 const Hp = defineComponent('Hp', { hp: 'i32' });
-const MM = { kind: 'float', step: 0.001 } as const;
-const COMPONENTS = [defineReplicated(Pos, { fields: { x: MM, y: MM, z: MM } }), defineReplicated(Hp)];
-const POS_LAYOUT = { components: [{ def: Pos, fields: COMPONENTS[0]!.fields }] };
+const COMPONENTS = [POS_REPLICATED, defineReplicated(Hp)];
 const TICK_MS = 50;
 const COLYSEUS = '9.4-16.4 KB/s (60 ent, 20 Hz)';
 
-interface Peer { readonly doc: Y.Doc; readonly provider: YRoomProvider; readonly world: GameWorld; readonly repl: Replicator }
-
-async function join(net: MemoryNetwork, id: string, clientID: number, maxEntities: number): Promise<Peer> {
-  const doc = new Y.Doc();
-  doc.clientID = clientID;
-  const authority = new EcsAuthority();
-  const provider = new YRoomProvider(doc, await net.join('world', id), { clock: net.clock, beforeApply: authority.beforeApply });
-  const world = createWorld({ maxEntities });
-  return { doc, provider, world, repl: replicateWorld(world, provider, { components: COMPONENTS, authority, clock: net.clock }) };
-}
+const join = (net: MemoryNetwork, id: string, clientID: number, maxEntities: number): Promise<ReplicatingPeer> =>
+  joinReplicating(net, id, clientID, { components: COMPONENTS, maxEntities });
 
 function spawnAll(w: GameWorld, n: number, hp: boolean): number[] {
   const eids: number[] = [];
@@ -55,29 +44,7 @@ function spawnAll(w: GameWorld, n: number, hp: boolean): number[] {
   return eids;
 }
 
-/** Every entity on a circle of 20 m (~8 m/s): every field changes every tick. */
-function move(w: GameWorld, eids: readonly number[], tick: number): void {
-  const p = storeOf(w, Pos);
-  for (const [i, e] of eids.entries()) {
-    p.x[e] = 20 * Math.cos(tick * 0.02 + i);
-    p.y[e] = 20 * Math.sin(tick * 0.02 + i);
-    p.z[e] = i * 0.5;
-  }
-}
-
-/** Raw quantized bytes of one tick's changes: per entity (varuint index, quantized fields, no mask). */
-function rawBytes(w: GameWorld, eids: readonly number[]): number {
-  const p = storeOf(w, Pos);
-  let n = 0;
-  for (const [i, e] of eids.entries()) {
-    const enc = encoding.createEncoder();
-    encoding.writeVarUint(enc, i);
-    n += encoding.length(enc) + encodeBlobBody(POS_LAYOUT, 1, [p.x[e]!, p.y[e]!, p.z[e]!]).length - 1;
-  }
-  return n;
-}
-
-async function closeAll(net: MemoryNetwork, peers: readonly Peer[]): Promise<void> {
+async function closeAll(net: MemoryNetwork, peers: readonly ReplicatingPeer[]): Promise<void> {
   for (const p of peers) {
     p.repl.dispose();
     p.provider.destroy();
@@ -85,7 +52,7 @@ async function closeAll(net: MemoryNetwork, peers: readonly Peer[]): Promise<voi
   await net.close();
 }
 
-function sentBytes(p: Peer): number {
+function sentBytes(p: ReplicatingPeer): number {
   return p.provider.room.stats().peers.reduce((n, s) => n + s.bytesOut, 0);
 }
 
@@ -103,9 +70,9 @@ async function bandwidth(entities: number): Promise<BenchRow[]> {
   let rawMs = 0;
   const t0 = performance.now();
   for (let t = 0; t < ticks; t++) {
-    move(writer.world, eids, t);
+    moveOnCircle(writer.world, eids, t);
     const r0 = performance.now();
-    raw += rawBytes(writer.world, eids);
+    raw += rawPositionBytes(writer.world, eids);
     rawMs += performance.now() - r0;
     net.advance(TICK_MS);
   }
@@ -150,7 +117,7 @@ async function growth(): Promise<BenchRow[]> {
   const at: Record<string, { doc: number; reader: number; heap: number | undefined; cpu: number }> = {};
   const t0 = performance.now();
   for (let t = 1; t <= 20 * 600; t++) {
-    move(writer.world, eids, t);
+    moveOnCircle(writer.world, eids, t);
     net.advance(TICK_MS);
     if (t === 200 || t === 20 * 600) {
       const cpu = performance.now() - t0;

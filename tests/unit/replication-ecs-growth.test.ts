@@ -5,28 +5,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import * as encoding from 'lib0/encoding';
-import { addComponent, createWorld, defineComponent, spawn, storeOf, type GameWorld } from '../../engine/index.ts';
+import { addComponent, spawn, storeOf } from '../../engine/index.ts';
+import { MemoryNetwork, Replicated } from '../../netcode/index.ts';
 import {
-  EcsAuthority, MemoryNetwork, Replicated, YRoomProvider, defineReplicated, encodeBlobBody, replicateWorld, type Replicator,
-} from '../../netcode/index.ts';
+  joinReplicating, moveOnCircle, Pos, POS_REPLICATED, rawPositionBytes, type ReplicatingPeer,
+} from './fixtures/replication-motion.ts';
 
-const Pos = defineComponent('Pos', { x: { type: 'f32', unit: 'm' }, y: { type: 'f32', unit: 'm' }, z: { type: 'f32', unit: 'm' } });
-const COMPONENTS = [defineReplicated(Pos, { fields: { x: { kind: 'float', step: 0.001 }, y: { kind: 'float', step: 0.001 }, z: { kind: 'float', step: 0.001 } } })];
-const LAYOUT = { components: [{ def: Pos, fields: COMPONENTS[0]!.fields }] };
+const COMPONENTS = [POS_REPLICATED];
 
-interface Peer { doc: Y.Doc; provider: YRoomProvider; world: GameWorld; repl: Replicator }
-
-async function setup(entities: number, compactIntervalMs?: number): Promise<{ net: MemoryNetwork; writer: Peer; reader: Peer; eids: number[] }> {
+async function setup(entities: number, compactIntervalMs?: number): Promise<{ net: MemoryNetwork; writer: ReplicatingPeer; reader: ReplicatingPeer; eids: number[] }> {
   const net = new MemoryNetwork({ seed: 3, clock: 'manual' });
-  const make = async (id: string, clientID: number): Promise<Peer> => {
-    const doc = new Y.Doc();
-    doc.clientID = clientID;
-    const authority = new EcsAuthority();
-    const provider = new YRoomProvider(doc, await net.join('world', id), { clock: net.clock, beforeApply: authority.beforeApply });
-    const world = createWorld({ maxEntities: 1024 });
-    return { doc, provider, world, repl: replicateWorld(world, provider, { components: COMPONENTS, authority, clock: net.clock, compactIntervalMs }) };
-  };
+  const make = (id: string, clientID: number): Promise<ReplicatingPeer> => joinReplicating(net, id, clientID, {
+    components: COMPONENTS, maxEntities: 1024, ...(compactIntervalMs === undefined ? {} : { compactIntervalMs }),
+  });
   const writer = await make('w', 1);
   const reader = await make('r', 2);
   net.advance(50);
@@ -40,29 +31,6 @@ async function setup(entities: number, compactIntervalMs?: number): Promise<{ ne
   return { net, writer, reader, eids };
 }
 
-/** Moves every entity on a circle of 20 m: ~8 m/s, every field changes every tick. */
-function move(w: GameWorld, eids: readonly number[], tick: number): void {
-  const p = storeOf(w, Pos);
-  for (const [i, e] of eids.entries()) {
-    const a = tick * 0.02 + i;
-    p.x[e] = 20 * Math.cos(a);
-    p.y[e] = 20 * Math.sin(a);
-    p.z[e] = i * 0.5;
-  }
-}
-
-/** Raw quantized encoding of one tick's changes: per entity its table index (varuint) and the quantized fields. */
-function rawBytes(w: GameWorld, eids: readonly number[]): number {
-  const p = storeOf(w, Pos);
-  let n = 0;
-  for (const [i, e] of eids.entries()) {
-    const enc = encoding.createEncoder();
-    encoding.writeVarUint(enc, i);
-    n += encoding.length(enc) + encodeBlobBody(LAYOUT, 1, [p.x[e]!, p.y[e]!, p.z[e]!]).length - 1; // no mask in a raw stream
-  }
-  return n;
-}
-
 describe('ECS replication cost', { timeout: 300_000 }, () => {
   for (const entities of [60, 500]) {
     it(`bytes per entity per update for ${entities} moving entities at 20 Hz stay within 3x a raw quantized encoding`, async () => {
@@ -73,8 +41,8 @@ describe('ECS replication cost', { timeout: 300_000 }, () => {
       let raw = 0;
       const ticks = 200; // 10 s, two compactions included
       for (let t = 0; t < ticks; t++) {
-        move(writer.world, eids, t);
-        raw += rawBytes(writer.world, eids);
+        moveOnCircle(writer.world, eids, t);
+        raw += rawPositionBytes(writer.world, eids);
         net.advance(50);
       }
       const s1 = writer.repl.stats();
@@ -98,7 +66,7 @@ describe('ECS replication cost', { timeout: 300_000 }, () => {
     const size = (d: Y.Doc): number => Y.encodeStateAsUpdate(d).length;
     let peak = 0;
     for (let t = 1; t <= 20 * 600; t++) {
-      move(writer.world, eids, t);
+      moveOnCircle(writer.world, eids, t);
       net.advance(50);
       // 10 s and 10 min fall right after a compaction (every 5 s); 9.5 s and 599.5 s just before one.
       if (t === 190 || t === 200 || t === 20 * 600 - 10 || t === 20 * 600) sizes[`${t / 20}s`] = [size(writer.doc), size(reader.doc)];
@@ -120,7 +88,7 @@ describe('ECS replication cost', { timeout: 300_000 }, () => {
     const { net, writer, eids } = await setup(100, 0);
     let at10 = 0;
     for (let t = 1; t <= 20 * 60; t++) {
-      move(writer.world, eids, t);
+      moveOnCircle(writer.world, eids, t);
       net.advance(50);
       if (t === 200) at10 = Y.encodeStateAsUpdate(writer.doc).length;
     }
