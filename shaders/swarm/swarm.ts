@@ -7,7 +7,7 @@
  *
  * The state stays on the GPU: {@link SwarmKernel.step} encodes and submits steps without
  * waiting; {@link SwarmKernel.read} copies the state out asynchronously (the result reflects
- * every step submitted before the call). A renderer reads while the next steps run, so the
+ * every step submitted before the call, and `state.tick` says how many). A renderer reads while the next steps run, so the
  * picture is a step or two behind the simulation and the tick never waits for the GPU.
  *
  * Buffers (labelled `swarm.*`), per body `k`:
@@ -65,7 +65,7 @@ export function writeSwarmParams(p: ResolvedSwarm, target = new ArrayBuffer(SWAR
 
 /** What {@link SwarmKernel.read} returns. */
 export interface SwarmReadback {
-  /** A copy of the state after every step submitted before `read` was called. */
+  /** A copy of the state after every step submitted before `read` was called (or until its copy was made: `state.tick` tells). */
   readonly state: SwarmState;
   /** Overlapping AABB pairs of the last of those steps (before the `maxPairs` cut). */
   readonly pairs: number;
@@ -90,7 +90,6 @@ export class SwarmKernel {
   #bindGroup: GPUBindGroup | null = null;
   #boundPairs: GPUBuffer | null = null;
   #boundCount: GPUBuffer | null = null;
-  #pairCountBuffer: GPUBuffer | null = null;
   #tick: number;
   #reading: Promise<unknown> = Promise.resolve();
   #destroyed = false;
@@ -194,7 +193,6 @@ export class SwarmKernel {
       pass.end();
       const out = this.#broadphase.encode(encoder, { aabbs: b.aabbs, count: p.count, cellSize: p.cellSize, maxPairs: p.maxPairs });
       const group = this.#stepBindGroup(out.pairs, out.pairCount);
-      this.#pairCountBuffer = out.pairCount;
       pass = encoder.beginComputePass({ label: `${LABEL}.contactPass` });
       pass.setBindGroup(0, group);
       pass.setPipeline(this.#pipelines['narrowphase_main']!);
@@ -212,7 +210,9 @@ export class SwarmKernel {
 
   /**
    * Copies the state out of the GPU. Calls are queued one after another (they share the
-   * readback buffer), so the result of each reflects the steps submitted before it was called.
+   * readback buffer): each copies when the previous one has finished, so its result (state and
+   * `tick` together) reflects the steps submitted until then, at least those submitted before
+   * the call.
    *
    * @throws ShadersError `Gpu` when the device fails or after {@link destroy}.
    */
@@ -221,29 +221,24 @@ export class SwarmKernel {
     const device = this.#device;
     const b = this.#buffers;
     const bodyBytes = this.options.count * 12;
-    const tick = this.#tick;
-    // Encode the copies now, so later steps cannot slip in before them.
-    const encoder = device.createCommandEncoder({ label: `${LABEL}.readEncoder` });
-    const submit = (): void => {
-      encoder.copyBufferToBuffer(b.positions, 0, b.readback, 0, bodyBytes);
-      encoder.copyBufferToBuffer(b.velocities, 0, b.readback, bodyBytes, bodyBytes);
-      if (this.#pairCountBuffer !== null) encoder.copyBufferToBuffer(this.#pairCountBuffer, 0, b.readback, 2 * bodyBytes, 4);
-      device.queue.submit([encoder.finish({ label: `${LABEL}.readCommands` })]);
-    };
-    const previous = this.#reading;
-    const result = previous.then(async () => {
-      await withGpuErrorScopes(device, `${LABEL}.read`, submit);
+    const count = this.options.count;
+    const result = this.#reading.then(async () => {
+      // The copies are recorded when this read's turn comes (the readback buffer is free again),
+      // so the state and its tick are those of every step submitted until then.
+      const tick = this.#tick;
+      const pairCount = this.#boundCount; // null before the first step
+      await withGpuErrorScopes(device, `${LABEL}.read`, () => {
+        const encoder = device.createCommandEncoder({ label: `${LABEL}.readEncoder` });
+        encoder.copyBufferToBuffer(b.positions, 0, b.readback, 0, bodyBytes);
+        encoder.copyBufferToBuffer(b.velocities, 0, b.readback, bodyBytes, bodyBytes);
+        if (pairCount !== null) encoder.copyBufferToBuffer(pairCount, 0, b.readback, 2 * bodyBytes, 4);
+        device.queue.submit([encoder.finish({ label: `${LABEL}.readCommands` })]);
+      });
       const bytes = await readBuffer(b.readback, 2 * bodyBytes + 4, `${LABEL}.readback`);
       const words = new Int32Array(bytes);
-      const count = this.options.count;
       return {
-        state: {
-          count,
-          positions: words.slice(0, 3 * count),
-          velocities: words.slice(3 * count, 6 * count),
-          tick,
-        },
-        pairs: this.#pairCountBuffer === null ? 0 : new Uint32Array(bytes, 2 * bodyBytes, 1)[0]!,
+        state: { count, positions: words.slice(0, 3 * count), velocities: words.slice(3 * count, 6 * count), tick },
+        pairs: pairCount === null ? 0 : new Uint32Array(bytes, 2 * bodyBytes, 1)[0]!,
       };
     });
     this.#reading = result.catch(() => undefined);
