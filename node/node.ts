@@ -38,7 +38,7 @@ import {
   type RollbackSystem, type RollbackSystemStats, type RoomCompute, type RoomComputeStats, type RoomTransport,
 } from '../netcode/index.ts';
 import {
-  acquireCompute, createWorkerPool, getKernel, prepareKernelTask, runKernel, type ComputeBackend, type WorkerPool,
+  acquireCompute, createWorkerPool, getKernel, prepareKernelTask, runPrepared, type ComputeBackend, type PreparedKernelTask, type WorkerPool,
   type WorkerPoolStats,
 } from '../shaders/index.ts';
 import { NodeError } from './errors.ts';
@@ -438,7 +438,7 @@ export class PeerComputeNode {
         slots,
       },
       // Tasks from the room run here like our own 'auto' tasks, never in the room again.
-      execute: (kernel, input, signal) => this.#runHere(kernel, input, signal),
+      execute: (kernel, input, signal) => this.#runHere(prepareKernelTask(kernel, input), kernel, input, signal),
       validate: (kernel, input) => void prepareKernelTask(kernel, input),
       maxOutputBytes: (kernel) => getKernel(kernel)?.maxOutputBytes,
       // submitTask decides when to run here; the room is for other peers (here only as the last resort).
@@ -483,13 +483,12 @@ export class PeerComputeNode {
     this.#onCleanup('tick timer', () => clearInterval(timer));
   }
 
-  /** Runs a kernel on this node: GPU when it has one and the kernel a GPU path, else a worker, else here. */
-  async #runHere(kernel: string, input: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+  /** Runs a checked task on this node: GPU when it has one and the kernel a GPU path, else a worker, else here. */
+  async #runHere(task: PreparedKernelTask, name: string, input: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     const backend = this.#backend!;
-    const definition = prepareKernelTask(kernel, input).kernel;
-    if (backend.kind === 'webgpu' && definition.run !== undefined) return runKernel(backend, kernel, input);
-    if (this.#pool !== undefined) return this.#pool.run(kernel, input, { transfer: false, ...(signal === undefined ? {} : { signal }) });
-    return runKernel(backend, kernel, input);
+    if (backend.kind === 'webgpu' && task.kernel.run !== undefined) return runPrepared(backend, task);
+    if (this.#pool !== undefined) return this.#pool.run(name, input, { transfer: false, ...(signal === undefined ? {} : { signal }) });
+    return runPrepared(backend, task);
   }
 
   /**
@@ -502,10 +501,10 @@ export class PeerComputeNode {
    */
   async submitTask(kernel: string, input: Uint8Array, options: SubmitTaskOptions = {}): Promise<Uint8Array> {
     if (this.#state !== 'running') throw new NodeError('InvalidState', `submitTask() in state ${this.#state}`, { state: this.#state });
-    prepareKernelTask(kernel, input);
+    const task = prepareKernelTask(kernel, input);
     const where = options.where ?? 'auto';
     const signal = options.signal;
-    if (where === 'local') return runKernel(this.#backend!, kernel, input);
+    if (where === 'local') return runPrepared(this.#backend!, task);
     if (where === 'worker') {
       if (this.#pool === undefined) throw new NodeError('InvalidConfig', 'submitTask where: \'worker\' but the node has no workers (option workers)', { option: 'workers' });
       return this.#pool.run(kernel, input, { transfer: false, ...(signal === undefined ? {} : { signal }) });
@@ -514,11 +513,11 @@ export class PeerComputeNode {
       if (this.#roomCompute === undefined) throw new NodeError('InvalidConfig', 'submitTask where: \'room\' but the node has no room compute', { option: 'roomCompute' });
       return this.#roomCompute.submit(kernel, input, signal === undefined ? {} : { signal });
     }
-    const gpuHere = this.#backend!.kind === 'webgpu' && getKernel(kernel)?.run !== undefined;
+    const gpuHere = this.#backend!.kind === 'webgpu' && task.kernel.run !== undefined;
     if (!gpuHere && this.#roomCompute !== undefined && this.#roomCompute.peers().some((p) => p.capability?.webgpu === true && !p.excluded && p.capability.slots > 0)) {
       return this.#roomCompute.submit(kernel, input, signal === undefined ? {} : { signal });
     }
-    return this.#runHere(kernel, input, signal);
+    return this.#runHere(task, kernel, input, signal);
   }
 
   /** A snapshot of the node's figures (see {@link NodeStatus}). */

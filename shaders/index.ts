@@ -75,11 +75,11 @@ export { compileComputePipelines, withGpuErrorScopes, readBuffer, USAGE, MAP_MOD
 export type { ComputeBindingSpec, ComputePipelines, ComputePipelinesSpec } from './common/gpu.ts';
 
 export {
-  getKernel, kernelNames, prepareKernelTask, registerKernel, runKernel, runKernelCpu,
+  getKernel, kernelNames, prepareKernelTask, registerKernel, runKernel, runKernelCpu, runPrepared,
   encodeTerrainChunkInput, decodeTerrainChunkInput, encodeBroadphaseInput, decodeBroadphaseInput,
   TERRAIN_CHUNK_KERNEL, BROADPHASE_PAIRS_KERNEL, MAX_KERNEL_BOXES, MAX_KERNEL_PAIRS,
 } from './kernels.ts';
-export type { BroadphaseTaskInput, KernelDefinition } from './kernels.ts';
+export type { BroadphaseTaskInput, KernelDefinition, PreparedKernelTask } from './kernels.ts';
 
 export { createWorkerPool, defaultWorkerPoolSize, WorkerPool, DEFAULT_WORKER_MAX_QUEUED, MAX_WORKER_POOL_SIZE } from './workers/pool.ts';
 export type { WorkerPoolOptions, WorkerPoolStats, WorkerRunOptions } from './workers/pool.ts';

@@ -85,6 +85,12 @@ export function kernelNames(): string[] {
   return [...registry.keys()].sort();
 }
 
+/** A checked task: its kernel and the decoded parameters, ready for {@link runPrepared}. */
+export interface PreparedKernelTask {
+  readonly kernel: KernelDefinition<unknown>;
+  readonly params: unknown;
+}
+
 /**
  * Checks a task before anything runs: the kernel exists, the input's size is within its limit,
  * and the input decodes.
@@ -93,7 +99,7 @@ export function kernelNames(): string[] {
  * @throws ShadersError `UnknownKernel`, `MalformedInput` (also for oversized inputs, with
  *   `data.bytes` and `data.limit`), or `InvalidOption`.
  */
-export function prepareKernelTask(name: string, input: Uint8Array): { kernel: KernelDefinition<unknown>; params: unknown } {
+export function prepareKernelTask(name: string, input: Uint8Array): PreparedKernelTask {
   const kernel = registry.get(name);
   if (kernel === undefined) {
     throw new ShadersError('UnknownKernel', `no kernel named ${JSON.stringify(name.slice(0, 80))} is registered`, { kernel: name.slice(0, 80) });
@@ -112,9 +118,17 @@ export function prepareKernelTask(name: string, input: Uint8Array): { kernel: Ke
  * @throws ShadersError as {@link prepareKernelTask}; `Gpu` when the GPU fails.
  */
 export async function runKernel(backend: ComputeBackend, name: string, input: Uint8Array): Promise<Uint8Array> {
-  const { kernel, params } = prepareKernelTask(name, input);
-  if (backend.kind === 'cpu' || kernel.run === undefined) return kernel.runCpu(params);
-  return kernel.run(backend, params);
+  return runPrepared(backend, prepareKernelTask(name, input));
+}
+
+/**
+ * Runs a task already checked by {@link prepareKernelTask} (no second decode): on the GPU when
+ * the backend is one and the kernel has a GPU path, else its CPU twin.
+ * @throws ShadersError `Gpu` when the GPU fails; what the kernel throws.
+ */
+export async function runPrepared(backend: ComputeBackend, task: PreparedKernelTask): Promise<Uint8Array> {
+  if (backend.kind === 'cpu' || task.kernel.run === undefined) return task.kernel.runCpu(task.params);
+  return task.kernel.run(backend, task.params);
 }
 
 /**
