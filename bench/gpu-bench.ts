@@ -5,8 +5,7 @@
  * the samples into rows next to its CPU rows. Slow kernels are timed run by run after a warm-up
  * (tinybench's minimum sample count would take minutes), so p99 is the slowest sample.
  */
-import { spawn } from 'node:child_process';
-import { nodeGpuEnv } from '../shaders/node-gpu.ts';
+import { runGpuChild } from '../tests/unit/gpu-child.ts';
 import type { BenchRow } from './harness.ts';
 
 /** Samples of one measured case. */
@@ -33,21 +32,12 @@ export async function timeRuns(runs: number, fn: () => unknown): Promise<number[
 }
 
 /**
- * Runs `file --child` under tsx with the GPU environment and parses its report.
+ * Runs `file --child` under tsx with the GPU environment and parses its report (the helper the
+ * Node GPU tests use).
  * @throws Error when the child fails or prints no report.
  */
 export function runGpuBenchChild(file: string): Promise<GpuChildOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, '--child'], { env: nodeGpuEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const at = stdout.lastIndexOf('{"adapter"');
-      if (code !== 0 || at < 0) reject(new Error(`GPU bench child ${file} exited ${code} ${signal ?? ''}: ${stdout.slice(-500)}`));
-      else resolve(JSON.parse(stdout.slice(at)) as GpuChildOutput);
-    });
-  });
+  return runGpuChild<GpuChildOutput>(file, ['--child']);
 }
 
 /** A report row from samples, with the ratio to `baseline` when given. */
